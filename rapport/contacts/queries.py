@@ -1,0 +1,362 @@
+"""Reads on contacts and accounts: filtered, searched, ordered lists and the record pages' data.
+
+Every read starts from ``visible_to(user)``, so pages, the API, search and exports show the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from rapport.contacts import normalise
+from rapport.contacts.models import (
+    Account,
+    ConsentStatus,
+    Contact,
+    CustomField,
+    LifecycleStage,
+    ObjectType,
+    Seniority,
+    SizeBand,
+    Tag,
+)
+from rapport.core.db import keyset_page, prefix_q
+from rapport.core.errors import FieldError, ValidationFailed
+from rapport.core.models import AuditEntry, User
+
+# Orderings offered to users, mapped to index-backed column lists (each ends with the unique id).
+CONTACT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "name": ("last_name_key", "first_name_key", "id"),
+    "-name": ("-last_name_key", "-first_name_key", "-id"),
+    "email": ("email", "id"),
+    "-email": ("-email", "-id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+}
+ACCOUNT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "name": ("name_key", "id"),
+    "-name": ("-name_key", "-id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+}
+
+_DIGITS = re.compile(r"\d")
+CUSTOM_PREFIX = "cf."
+
+
+@dataclass
+class ListFilters:
+    """Filters for contact and account lists, parsed from a query string (pages) or query parameters (API)."""
+
+    q: str = ""
+    owner: str = ""  # a user id, "me" or "none"
+    stage: list[str] = field(default_factory=list)
+    country: list[str] = field(default_factory=list)
+    seniority: list[str] = field(default_factory=list)
+    tag: list[str] = field(default_factory=list)
+    account: int | None = None
+    industry: str = ""
+    size_band: list[str] = field(default_factory=list)
+    consent_email: str = ""
+    updated_since: dt.datetime | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+    ordering: str = "name"
+
+    def is_empty(self) -> bool:
+        """True when no filter (ordering aside) is set."""
+        return not any(
+            [self.q, self.owner, self.stage, self.country, self.seniority, self.tag, self.account, self.industry,
+             self.size_band, self.consent_email, self.updated_since, self.custom]
+        )
+
+
+def _many(params: Mapping[str, Any], name: str) -> list[str]:
+    if hasattr(params, "getlist"):
+        values = params.getlist(name)
+    else:
+        raw = params.get(name)
+        values = raw if isinstance(raw, list) else ([] if raw in (None, "") else [raw])
+    result: list[str] = []
+    for value in values:
+        result.extend(part.strip() for part in str(value).split(",") if part.strip())
+    return result
+
+
+def parse_filters(params: Mapping[str, Any], *, object_type: str) -> ListFilters:
+    """Read and check list filters; unknown values raise ``ValidationFailed`` naming the parameter."""
+    errors: list[FieldError] = []
+    filters = ListFilters()
+    filters.q = str(params.get("q") or "").strip()[:200]
+    owner = str(params.get("owner") or "").strip()
+    if owner and owner not in ("me", "none") and not owner.isdigit():
+        errors.append(FieldError("owner", "must be a user id, 'me' or 'none'."))
+    filters.owner = owner
+    for value in _many(params, "stage"):
+        if value not in LifecycleStage.values:
+            errors.append(FieldError("stage", f"{value!r} is not a lifecycle stage."))
+        else:
+            filters.stage.append(value)
+    for value in _many(params, "country"):
+        try:
+            filters.country.append(normalise.country(value))
+        except ValueError as exc:
+            errors.append(FieldError("country", str(exc)))
+    if object_type == ObjectType.CONTACT:
+        for value in _many(params, "seniority"):
+            if value not in Seniority.values:
+                errors.append(FieldError("seniority", f"{value!r} is not a seniority level."))
+            else:
+                filters.seniority.append(value)
+        filters.tag = _many(params, "tag")
+        account = str(params.get("account") or "").strip()
+        if account:
+            if account.isdigit():
+                filters.account = int(account)
+            else:
+                errors.append(FieldError("account", "must be an account id."))
+        consent = str(params.get("consent_email") or "").strip()
+        if consent and consent not in ConsentStatus.values:
+            errors.append(FieldError("consent_email", "must be granted, denied or unknown."))
+        filters.consent_email = consent
+    else:
+        filters.industry = str(params.get("industry") or "").strip()[:100]
+        for value in _many(params, "size_band"):
+            if value not in SizeBand.values:
+                errors.append(FieldError("size_band", f"{value!r} is not a size band."))
+            else:
+                filters.size_band.append(value)
+    since = str(params.get("updated_since") or "").strip()
+    if since:
+        parsed = parse_datetime(since) if "T" in since or " " in since else None
+        if parsed is None:
+            day = parse_date(since) if len(since) == 10 else None
+            parsed = dt.datetime.combine(day, dt.time.min) if day else None
+        if parsed is None:
+            errors.append(FieldError("updated_since", "must be a date or ISO 8601 time, e.g. 2026-01-31T09:00:00Z."))
+        else:
+            filters.updated_since = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+    orderings = CONTACT_ORDERINGS if object_type == ObjectType.CONTACT else ACCOUNT_ORDERINGS
+    ordering = str(params.get("ordering") or params.get("sort") or "name")
+    if ordering not in orderings:
+        errors.append(FieldError("ordering", f"must be one of: {', '.join(orderings)}."))
+    else:
+        filters.ordering = ordering
+    custom_keys = None
+    for name in params:
+        if not str(name).startswith(CUSTOM_PREFIX):
+            continue
+        key_ = str(name)[len(CUSTOM_PREFIX) :]
+        if custom_keys is None:
+            custom_keys = set(CustomField.objects.filter(object_type=object_type).values_list("key", flat=True))
+        if key_ not in custom_keys:
+            errors.append(FieldError(str(name), "is not a custom field."))
+            continue
+        value = params.get(name)
+        if value not in (None, ""):
+            filters.custom[key_] = str(value)
+    if errors:
+        raise ValidationFailed("The list filters are not valid.", errors)
+    return filters
+
+
+def _owner_q(filters: ListFilters, user: User) -> Q:
+    if filters.owner == "me":
+        return Q(owner_id=user.pk)
+    if filters.owner == "none":
+        return Q(owner__isnull=True)
+    if filters.owner:
+        return Q(owner_id=int(filters.owner))
+    return Q()
+
+
+def _custom_q(filters: ListFilters, object_type: str) -> Q:
+    condition = Q()
+    if not filters.custom:
+        return condition
+    definitions = {f.key: f for f in CustomField.objects.filter(object_type=object_type, key__in=list(filters.custom))}
+    for key_, value in filters.custom.items():
+        definition = definitions[key_]
+        if definition.field_type == CustomField.FieldType.NUMBER:
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValidationFailed(
+                    "The list filters are not valid.", [FieldError(f"cf.{key_}", "must be a number.")]
+                ) from None
+            condition &= Q(**{f"custom__{key_}": int(number) if number.is_integer() else number})
+        elif definition.field_type == CustomField.FieldType.BOOLEAN:
+            condition &= Q(**{f"custom__{key_}": value.lower() in ("1", "true", "yes")})
+        elif definition.field_type == CustomField.FieldType.MULTI_CHOICE:
+            condition &= Q(**{f"custom__{key_}__icontains": value})
+        else:
+            condition &= Q(**{f"custom__{key_}__iexact": value})
+    return condition
+
+
+def search_contacts_q(q: str) -> Q:
+    """The condition for a search box entry: email, phone, or name/company/domain prefixes per word."""
+    text = q.strip()
+    if not text:
+        return Q()
+    if "@" in text:
+        return prefix_q("email", text.lower().removeprefix("mailto:"))
+    digits = "".join(_DIGITS.findall(text))
+    if len(digits) >= 4 and not re.search(r"[a-zA-Z]", text):
+        if text.lstrip().startswith("+"):
+            return prefix_q("phone", "+" + digits)
+        try:
+            return Q(phone=normalise.phone(text, settings.DEFAULT_PHONE_REGION)) | prefix_q("phone", "+" + digits)
+        except ValueError:
+            return prefix_q("phone", "+" + digits)
+    condition = Q()
+    for word in normalise.key(text).split()[:5]:
+        accounts = Account.objects.filter(prefix_q("name_key", word) | prefix_q("domain", word)).values("pk")
+        condition &= (
+            prefix_q("first_name_key", word)
+            | prefix_q("last_name_key", word)
+            | prefix_q("email", word)
+            | Q(account_id__in=accounts)
+        )
+    return condition
+
+
+def search_accounts_q(q: str) -> Q:
+    """The condition for an account search: name words or domain prefix."""
+    text = normalise.key(q)
+    if not text:
+        return Q()
+    condition = prefix_q("name_key", text) | prefix_q("domain", text.removeprefix("www."))
+    words = text.split()
+    if len(words) > 1:
+        each = Q()
+        for word in words[:5]:
+            each &= Q(name_key__contains=word)
+        condition |= prefix_q("name_key", words[0]) & each
+    return condition
+
+
+def contacts_filtered(user: User, filters: ListFilters) -> QuerySet[Contact]:
+    """Contacts the user may see that match the filters (unordered)."""
+    contacts = Contact.objects.visible_to(user)
+    condition = _owner_q(filters, user)
+    if filters.stage:
+        condition &= Q(lifecycle_stage__in=filters.stage)
+    if filters.country:
+        condition &= Q(country__in=filters.country)
+    if filters.seniority:
+        condition &= Q(seniority__in=filters.seniority)
+    if filters.account is not None:
+        condition &= Q(account_id=filters.account)
+    if filters.consent_email:
+        condition &= Q(consent_email=filters.consent_email)
+    if filters.updated_since is not None:
+        condition &= Q(updated_at__gte=filters.updated_since)
+    for name in filters.tag:
+        tag_ids = Tag.objects.filter(key=name.lower()).values("pk")
+        condition &= Q(pk__in=Contact.tags.through.objects.filter(tag_id__in=tag_ids).values("contact_id"))
+    condition &= _custom_q(filters, ObjectType.CONTACT)
+    if filters.q:
+        condition &= search_contacts_q(filters.q)
+    return contacts.filter(condition)
+
+
+def accounts_filtered(user: User, filters: ListFilters) -> QuerySet[Account]:
+    """Accounts the user may see that match the filters (unordered)."""
+    accounts = Account.objects.visible_to(user)
+    condition = _owner_q(filters, user)
+    if filters.stage:
+        condition &= Q(lifecycle_stage__in=filters.stage)
+    if filters.country:
+        condition &= Q(country__in=filters.country)
+    if filters.industry:
+        condition &= Q(industry__iexact=filters.industry)
+    if filters.size_band:
+        condition &= Q(size_band__in=filters.size_band)
+    if filters.updated_since is not None:
+        condition &= Q(updated_at__gte=filters.updated_since)
+    condition &= _custom_q(filters, ObjectType.ACCOUNT)
+    if filters.q:
+        condition &= search_accounts_q(filters.q)
+    return accounts.filter(condition)
+
+
+def contact_page(
+    user: User, filters: ListFilters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Contact], str | None]:
+    """One page of the contact list, with owner, account and tags loaded in a fixed number of queries."""
+    contacts = contacts_filtered(user, filters).select_related("owner", "account").prefetch_related("tags")
+    return keyset_page(contacts, CONTACT_ORDERINGS[filters.ordering], cursor, limit)
+
+
+def account_page(
+    user: User, filters: ListFilters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Account], str | None]:
+    """One page of the account list, with owners and partner organisations loaded."""
+    accounts = accounts_filtered(user, filters).select_related("owner", "partner_organisation", "parent")
+    return keyset_page(accounts, ACCOUNT_ORDERINGS[filters.ordering], cursor, limit)
+
+
+COUNT_CAP = 100_000
+
+
+def count_capped(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """Count rows, stopping at ``cap``; returns ``(count, capped)`` so lists can say "100,000+"."""
+    count = queryset.order_by().values("pk")[: cap + 1].count()
+    return min(count, cap), count > cap
+
+
+def audit_history(object_type: str, object_id: int, limit: int = 100) -> list[AuditEntry]:
+    """The newest changes to one record, with who made them."""
+    return list(
+        AuditEntry.objects.filter(object_type=object_type, object_id=object_id).select_related("actor")[:limit]
+    )
+
+
+def global_search(user: User, q: str, limit: int = 8) -> dict[str, list[Any]]:
+    """Contacts and accounts matching a search box entry, for the header's search."""
+    text = q.strip()
+    if len(text) < 2:
+        return {"contacts": [], "accounts": []}
+    contacts = list(
+        Contact.objects.visible_to(user)
+        .filter(search_contacts_q(text))
+        .select_related("account")
+        .order_by("last_name_key", "first_name_key", "id")[:limit]
+    )
+    accounts = (
+        list(Account.objects.visible_to(user).filter(search_accounts_q(text)).order_by("name_key", "id")[:limit])
+        if "@" not in text
+        else []
+    )
+    return {"contacts": contacts, "accounts": accounts}
+
+
+def dashboard_summary(user: User) -> dict[str, Any]:
+    """Counts for the dashboard: visible contacts and accounts, the user's own, new this week, by stage."""
+    contacts = Contact.objects.visible_to(user)
+    week_ago = timezone.now() - dt.timedelta(days=7)
+    by_stage = dict(contacts.order_by().values_list("lifecycle_stage").annotate(n=models.Count("pk")))
+    return {
+        "contacts": sum(by_stage.values()),
+        "accounts": Account.objects.visible_to(user).count(),
+        "mine": contacts.filter(owner_id=user.pk).count(),
+        "new_this_week": contacts.filter(created_at__gte=week_ago).count(),
+        "by_stage": [
+            {"value": stage.value, "label": stage.label, "count": by_stage[stage.value]}
+            for stage in LifecycleStage
+            if by_stage.get(stage.value)
+        ],
+    }

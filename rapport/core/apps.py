@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Users, roles, teams, territories, access control, API tokens and the audit log."""
+
+    name = "rapport.core"
+    label = "core"
+    verbose_name = "Core"

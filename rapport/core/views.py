@@ -1,0 +1,149 @@
+"""Pages for logging in and out, the dashboard, settings, users, API tokens and error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods
+
+from rapport.core import forms, services
+from rapport.core.access import can
+from rapport.core.errors import RapportError
+from rapport.core.models import ApiToken, Via
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's IP address as seen by this server."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class LoginView(auth_views.LoginView):
+    """Log-in that refuses further attempts for a while after repeated failures."""
+
+    template_name = "core/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.POST.get("username", "")
+        if services.login_throttled(username=username, address=client_address(request)):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, "Too many failed log-ins. Wait 15 minutes, or ask an admin to reset your password.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        services.login_failed(username=self.request.POST.get("username", ""), address=client_address(self.request))
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        services.login_succeeded(username=form.get_user().username)
+        return super().form_valid(form)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's own password."""
+
+    template_name = "core/password_change.html"
+    success_url = reverse_lazy("dashboard")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, "Your password has been changed.")
+        return super().form_valid(form)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The home page: a summary of the records the user can see (later issues add more)."""
+    from rapport.contacts.queries import dashboard_summary
+
+    return render(request, "core/dashboard.html", {"summary": dashboard_summary(request.user)})
+
+
+@login_required
+def coming_soon(request: HttpRequest, area: str) -> HttpResponse:
+    """Placeholder for areas that arrive in later releases."""
+    titles = {
+        "pipeline": ("Pipeline", "Opportunities, stages and forecasts"),
+        "campaigns": ("Campaigns", "Campaigns, email and automation journeys"),
+        "segments": ("Segments", "Live segments, RFM and look-alike audiences"),
+        "service": ("Service", "Tickets, SLAs and the knowledge base"),
+        "reports": ("Reports", "Lifecycle, attribution and revenue reports"),
+    }
+    title, description = titles.get(area, (area.title(), ""))
+    return render(request, "core/coming_soon.html", {"title": title, "description": description, "area": area})
+
+
+@login_required
+def settings_home(request: HttpRequest) -> HttpResponse:
+    """Settings hub: links to what the user may configure."""
+    return render(request, "core/settings.html", {"can_manage": can(request.user, "settings.manage")})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    """The user's own API tokens: create (shown once) and revoke."""
+    user = request.user
+    new_secret = None
+    form = forms.TokenForm(request.POST or None)
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            try:
+                services.token_revoke(token_ref=request.POST["revoke"], actor=user, via=Via.PAGE, user=user)  # type: ignore[arg-type]
+                messages.success(request, "The token has been revoked; requests using it now get 401.")
+            except RapportError as exc:
+                messages.error(request, exc.message)
+            return redirect("tokens")
+        if form.is_valid():
+            try:
+                _, new_secret = services.token_create(
+                    user=user,  # type: ignore[arg-type]
+                    scope=form.cleaned_data["scope"],
+                    name=form.cleaned_data["name"],
+                    expires_in_days=form.cleaned_data["expires_in_days"],
+                    actor=user,  # type: ignore[arg-type]
+                    via=Via.PAGE,
+                )
+                form = forms.TokenForm()
+            except RapportError as exc:
+                form.add_error(None, str(exc))
+    context = {
+        "form": form,
+        "new_secret": new_secret,
+        "tokens": ApiToken.objects.filter(user=user).order_by("-created_at"),
+    }
+    return render(request, "core/tokens.html", context)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "core/error.html", {"status": 400, "title": "Bad request", "message": "The request could not be understood."}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else "Your role doesn't allow this."
+    return render(request, "core/error.html", {"status": 403, "title": "Not allowed", "message": message}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(
+        request,
+        "core/error.html",
+        {"status": 404, "title": "Not found", "message": "This page doesn't exist, or you don't have access to it."},
+        status=404,
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "core/error.html",
+        {"status": 500, "title": "Something went wrong", "message": "The error has been logged. Please try again."},
+        status=500,
+    )
