@@ -34,10 +34,15 @@ $(VENDOR)/.installed: package.json package-lock.json
 
 setup: $(BIN)/.installed $(VENDOR)/.installed ## Create the virtual environment and fetch front-end libraries
 
+# `make run` listens on HOST:PORT; the demo login and links point there unless SITE_URL says otherwise.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+RUN_ENV = DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)}
+
 run: setup ## Set up, load demo data on first run, and serve on http://127.0.0.1:8000 with the worker
-	DEBUG=$${DEBUG:-1} $(RAPPORT) migrate --no-input -v 0
-	DEBUG=$${DEBUG:-1} $(RAPPORT) demo --if-empty
-	DEBUG=$${DEBUG:-1} $(RAPPORT) serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+	$(RUN_ENV) $(RAPPORT) migrate --no-input -v 0
+	$(RUN_ENV) $(RAPPORT) demo --if-empty
+	$(RUN_ENV) $(RAPPORT) serve --host $(HOST) --port $(PORT)
 
 test: setup ## Set up and run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -6,13 +6,18 @@ Errors always have the body ``{"code", "message", "errors": [{"field", "message"
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from rapport.core.errors import RapportError
@@ -52,15 +57,73 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+class JsonParser(Parser):
+    """Strict JSON bodies: no ``NaN``/``Infinity`` (not JSON, and no database stores them), no number too big
+    for a float, and no lone UTF-16 surrogate (``"\\ud800"``), which can't be stored as text either."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = json.loads(request.body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        _check_encodable(data)
+        return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large")
+    return number
+
+
+def _check_encodable(value: Any) -> None:
+    # Iterative walk: a deeply nested body must not hit Python's recursion limit.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # UnicodeEncodeError is a ValueError: ninja answers 400
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+class RapportAPI(NinjaAPI):
+    """The NinjaAPI, plus a JSON 404 for addresses under ``/api/v1/`` that no operation matches."""
+
+    def _get_urls(self) -> list[Any]:
+        urls = super()._get_urls()
+        # After every router's paths (whenever they were added), so it only catches what nothing else
+        # matched; ninja's root pattern stays for reverse() but the catch-all answers in its place.
+        root = [u for u in urls if getattr(u, "name", None) == "api-root"]
+        return [*[u for u in urls if u not in root], re_path(r"^.*$", _unknown_address), *root]
+
+
+@csrf_exempt
+def _unknown_address(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return error_response(
+        request, 404, "not_found", f"Nothing exists at {request.path}; the operations are listed at /api/v1/docs."
+    )
+
+
+api = RapportAPI(
     title="Rapport API",
     version="1",
     description=(
         "The Rapport CRM's REST API. Authenticate with `Authorization: Bearer <token>`; "
         "create tokens with `rapport token create USERNAME --scope read|write` or on the API tokens page. "
-        'Errors are JSON: `{"code", "message", "errors": [{"field", "message"}]}`.'
+        'Errors are JSON: `{"code", "message", "errors": [{"field", "message"}]}`.\n\n'
+        "Lists are read a page at a time: follow `next_cursor` until it is null. Writes need a token with the "
+        "write scope; `PATCH` takes an optional `If-Match: <version>` header that refuses the change (409) if "
+        "the record changed since you read it, and every write takes an optional `X-Data-Source: party:name` "
+        "header (`second:Acme Partner`, `third:ZoomInfo`) recorded as the provenance of the values written."
     ),
     auth=[TokenAuth(), SessionAuth()],
+    parser=JsonParser(),
     urls_namespace="api",
 )
 
@@ -99,18 +162,34 @@ _PYDANTIC_MESSAGES = {
     "list_type": "must be a list.",
     "dict_type": "must be an object.",
     "model_type": "must be an object.",
+    "model_attributes_type": "must be an object.",
     "json_invalid": "is not valid JSON.",
 }
 
 
-@api.exception_handler(ValidationError)
-def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def pydantic_errors(raw_errors: Any, *, whole: str = "body") -> list[dict[str, str]]:
+    """Turn pydantic's error list into the API's ``[{"field", "message"}]`` (also used per bulk record).
+
+    ``whole`` names what an error about the value as a whole refers to: the body, or a bulk record.
+    """
     errors = []
-    for error in exc.errors:
+    for error in raw_errors:
         kind = error.get("type", "")
         message = _PYDANTIC_MESSAGES.get(kind) or str(error.get("msg", "is not valid.")).rstrip(".") + "."
-        errors.append({"field": _field_name(error.get("loc", ())), "message": message})
-    return error_response(request, 422, "invalid", "The request is not valid.", errors)
+        if kind in ("enum", "literal_error") and error.get("ctx", {}).get("expected"):
+            message = f"must be {error['ctx']['expected']}."
+        name = _field_name(error.get("loc", ()))
+        if not name:
+            name = whole
+            if kind == "missing":
+                message = "is required: send a JSON object."
+        errors.append({"field": name, "message": message})
+    return errors
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(request, 422, "invalid", "The request is not valid.", pydantic_errors(exc.errors))
 
 
 @api.exception_handler(RapportError)
@@ -152,9 +231,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unexpected error in %s %s", request.method, request.path)
-    return error_response(
-        request, 500, "server_error", "Something went wrong on our side; the error has been logged."
-    )
+    return error_response(request, 500, "server_error", "Something went wrong on our side; the error has been logged.")
 
 
 def require_write(request: HttpRequest) -> None:

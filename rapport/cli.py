@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 
@@ -19,6 +20,13 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"rapport: configuration error: {exc}\n")
         raise SystemExit(2) from None
+    except (OSError, sqlite3.Error) as exc:
+        # Files in the data directory (secret key, task queue) that exist but can't be opened.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        sys.stderr.write(
+            f"rapport: can't start ({reason}); check that RAPPORT_DATA_DIR and the files in it are writable.\n"
+        )
+        raise SystemExit(2) from None
 
     from django.core.management import execute_from_command_line
     from django.db.utils import OperationalError
@@ -33,6 +41,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`rapport doctor | head`); point stdout at /dev/null so exiting doesn't complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

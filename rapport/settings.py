@@ -84,6 +84,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Failed log-ins allowed per username and per client address in the window before log-in is refused.
 LOGIN_THROTTLE_ATTEMPTS = 5
 LOGIN_THROTTLE_WINDOW_SECONDS = 15 * 60
+# How many reverse proxies (nginx, a load balancer) stand in front of Rapport. Behind N proxies the
+# client's address is the N-th last entry of X-Forwarded-For; with 0 it is the connection's address.
+TRUSTED_PROXIES = config.env_int("RAPPORT_TRUSTED_PROXIES", 0)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -99,12 +102,14 @@ if _secure:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = config.time_zone()
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise warns at every start when this directory is missing, though only `collectstatic` fills it.
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the app directories, so no collectstatic step is needed on a single machine.
 WHITENOISE_USE_FINDERS = True
@@ -115,7 +120,7 @@ MEDIA_ROOT = DATA_DIR / "uploads"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
-IMPORT_MAX_FILE_BYTES = int(os.environ.get("RAPPORT_IMPORT_MAX_BYTES", str(512 * 1024 * 1024)))
+IMPORT_MAX_FILE_BYTES = config.env_int("RAPPORT_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
 # Largest JSON body the REST API accepts; the bulk endpoint's 1,000 records fit well inside it.
 API_MAX_BODY_BYTES = 5 * 1024 * 1024
 API_BULK_MAX_RECORDS = 1000
@@ -160,13 +165,13 @@ CACHES = {
 }
 
 # Default region for phone numbers written without a country code, when the record has no country.
-DEFAULT_PHONE_REGION = os.environ.get("RAPPORT_DEFAULT_PHONE_REGION", "US").upper()
+DEFAULT_PHONE_REGION = config.phone_region()
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": config.log_level()},
     "loggers": {"django.db.backends": {"level": "INFO"}, "huey": {"level": "INFO"}},
 }

@@ -84,6 +84,29 @@ class Party(models.TextChoices):
     THIRD = "third", "Third-party"
 
 
+class DataSource(models.Model):
+    """Where a set of attribute values came from: the party, its name, the door, the time and the user.
+
+    A record's ``provenance`` maps each attribute to the data source that last wrote it, so one write
+    (an API call, an import batch, a form) stores its description once, not once per field and row.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    party = models.CharField(max_length=6, choices=Party.choices, default=Party.FIRST)
+    name = models.CharField(max_length=200, blank=True, help_text="The form, user, partner or provider.")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    import_job = models.ForeignKey(
+        "contacts.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.get_party_display()}: {self.name or self.get_via_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
 class ObjectType(models.TextChoices):
     """The record types custom fields, saved views, imports and duplicates apply to."""
 
@@ -147,7 +170,7 @@ class Account(TimeStampedModel):
     lifecycle_stage = models.CharField(max_length=12, choices=LifecycleStage.choices, default=LifecycleStage.LEAD)
     external_id = models.CharField(max_length=100, blank=True)
     custom = models.JSONField(default=dict, blank=True)
-    provenance = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True, help_text="{field: DataSource id}")
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -254,14 +277,14 @@ class Contact(TimeStampedModel):
         "core.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
     )
     source = models.CharField(max_length=100, blank=True, help_text="Where the contact first came from.")
-    tags = models.ManyToManyField(Tag, through="ContactTag", related_name="contacts", blank=True)
+    tags = models.ManyToManyField(Tag, through="contacts.ContactTag", related_name="contacts", blank=True)
     consent_email = models.CharField(max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN)
     consent_phone = models.CharField(max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN)
     consent_sms = models.CharField(max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN)
     consent_post = models.CharField(max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN)
     external_id = models.CharField(max_length=100, blank=True)
     custom = models.JSONField(default=dict, blank=True)
-    provenance = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True, help_text="{field: DataSource id}")
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -462,7 +485,16 @@ class ImportJob(TimeStampedModel):
     party = models.CharField(max_length=6, choices=Party.choices, default=Party.FIRST)
     party_name = models.CharField(max_length=100, blank=True, help_text="The partner or data provider, if any.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UPLOADED)
+    dry_run = models.BooleanField(default=False, help_text="Run and rolled back: the counts show what would happen.")
     bytes_read = models.BigIntegerField(default=0)
+    lines_read = models.PositiveIntegerField(
+        default=0,
+        help_text="Physical lines (spreadsheet rows) committed so far, header included; a resumed run continues after them.",
+    )
+    rejects_bytes = models.BigIntegerField(
+        default=0,
+        help_text="Size of the rejected-rows file at the last commit; a resumed run truncates the file to it.",
+    )
     rows_done = models.PositiveIntegerField(default=0, help_text="Data rows committed so far.")
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -526,7 +558,42 @@ class DuplicateCandidate(models.Model):
             models.UniqueConstraint(fields=["object_type", "first_id", "second_id"], name="duplicate_pair_unique"),
             models.CheckConstraint(condition=Q(first_id__lt=models.F("second_id")), name="duplicate_pair_ordered"),
         ]
-        indexes = [models.Index(fields=["object_type", "status", "-score"], name="duplicate_open_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "status", "-score"], name="duplicate_open_idx"),
+            # The unique constraint serves look-ups by first_id; this serves a record's pairs by second_id.
+            models.Index(fields=["object_type", "second_id"], name="duplicate_second_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.first_id} ~ {self.second_id} ({self.score:.0f})"
+
+
+class DuplicateScan(models.Model):
+    """One run of the duplicate finder over contacts or accounts: who asked, when it ran, what it found."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.BigAutoField(primary_key=True)
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    records = models.PositiveIntegerField(default=0, help_text="Records read, summed over the blocking passes.")
+    comparisons = models.BigIntegerField(default=0, help_text="Pairs of records compared.")
+    pairs = models.PositiveIntegerField(default=0, help_text="Likely duplicate pairs found.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "-requested_at"], name="duplicate_scan_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} duplicate scan {self.pk} ({self.status})"

@@ -40,7 +40,9 @@ def phone(raw: str, region: str | None) -> str:
     try:
         parsed = phonenumbers.parse(value, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
-        raise ValueError(f"{value!r} is not a phone number we can read; write it with its country code, e.g. +1 415 555 0100.") from None
+        raise ValueError(
+            f"{value!r} is not a phone number we can read; write it with its country code, e.g. +1 415 555 0100."
+        ) from None
     if not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a valid phone number (wrong length for its country).")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -62,9 +64,30 @@ def key(text: str) -> str:
         return ""
     if text.isascii():
         return " ".join(text.lower().split())
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
+
+
+# Letters that don't decompose into a base letter plus an accent.
+_FOLD = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "œ": "oe",
+        "Œ": "OE",
+        "þ": "th",
+        "Þ": "TH",
+        "ı": "i",
+    }
+)
 
 
 _DOMAIN_PART = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -93,15 +116,51 @@ def domain(raw: str) -> str:
 
 # Names people write for countries that the ISO list spells otherwise.
 _COUNTRY_ALIASES = {
-    "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states": "US", "america": "US",
-    "uk": "GB", "u.k.": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
-    "wales": "GB", "northern ireland": "GB",
-    "deutschland": "DE", "österreich": "AT", "osterreich": "AT", "schweiz": "CH", "suisse": "CH",
-    "svizzera": "CH", "espana": "ES", "españa": "ES", "italia": "IT", "nederland": "NL", "holland": "NL",
-    "the netherlands": "NL", "belgique": "BE", "belgie": "BE", "sverige": "SE", "norge": "NO",
-    "danmark": "DK", "suomi": "FI", "polska": "PL", "brasil": "BR", "méxico": "MX", "mexico": "MX",
-    "russia": "RU", "south korea": "KR", "korea": "KR", "vietnam": "VN", "czech republic": "CZ",
-    "czechia": "CZ", "uae": "AE", "ivory coast": "CI", "turkey": "TR", "türkiye": "TR",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "united states": "US",
+    "america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "deutschland": "DE",
+    "österreich": "AT",
+    "osterreich": "AT",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "espana": "ES",
+    "españa": "ES",
+    "italia": "IT",
+    "nederland": "NL",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "belgique": "BE",
+    "belgie": "BE",
+    "sverige": "SE",
+    "norge": "NO",
+    "danmark": "DK",
+    "suomi": "FI",
+    "polska": "PL",
+    "brasil": "BR",
+    "méxico": "MX",
+    "mexico": "MX",
+    "russia": "RU",
+    "south korea": "KR",
+    "korea": "KR",
+    "vietnam": "VN",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "uae": "AE",
+    "ivory coast": "CI",
+    "turkey": "TR",
+    "türkiye": "TR",
 }
 
 

@@ -23,6 +23,7 @@ from rapport.contacts.models import (
     Contact,
     ContactTag,
     CustomField,
+    DataSource,
     ImportJob,
     LifecycleChange,
     LifecycleStage,
@@ -39,6 +40,7 @@ from rapport.contacts.validation import (
     derive_contact,
 )
 from rapport.core.access import require
+from rapport.core.db import bulk_insert, insert_objects, new_instance
 from rapport.core.errors import Conflict, FieldError, NotFound, RapportError, ValidationFailed, invalid
 from rapport.core.models import AuditEntry, Role, User, Via
 from rapport.core.services import audit_entry, jsonable
@@ -87,6 +89,8 @@ ACCOUNT_AUDITED = (
     "custom",
     "deleted_at",
 )
+_UNKNOWN = ConsentStatus.UNKNOWN.value
+_CONSENT_FIELDS = tuple((c.value, f"consent_{c.value}") for c in ConsentChannel)
 # Fields stored on the record as given (the rest are derived or handled separately).
 CONTACT_DIRECT = tuple(f for f in CONTACT_AUDITED if not f.startswith("consent_") and f != "deleted_at")
 ACCOUNT_DIRECT = tuple(f for f in ACCOUNT_AUDITED if f != "deleted_at")
@@ -99,9 +103,11 @@ class Provenance:
     party: str = Party.FIRST
     source: str = ""
 
-    def stamp(self, *, via: str, at: dt.datetime) -> dict[str, str]:
-        """The record kept per attribute in the record's ``provenance``."""
-        return {"party": str(self.party), "source": self.source, "via": str(via), "at": at.isoformat()}
+    def record(self, *, via: str, at: dt.datetime, actor: User | None, import_job: ImportJob | None = None) -> int:
+        """Save this source as a ``DataSource`` row and return its id, which records' provenance points at."""
+        return DataSource.objects.create(
+            party=self.party, name=self.source[:200], via=via, at=at, actor=actor, import_job=import_job
+        ).pk
 
 
 FIRST_PARTY = Provenance()
@@ -118,7 +124,8 @@ def _require(actor: User | None, capability: str) -> None:
 
 
 def _snapshot(obj: Contact | Account, fields: Sequence[str]) -> dict[str, object]:
-    return {f: getattr(obj, f) for f in fields}
+    state = obj.__dict__  # all audited names are concrete attnames, so no descriptor is needed
+    return {f: state[f] for f in fields}
 
 
 def _diff(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str, list[object]]:
@@ -147,19 +154,56 @@ def tags_ensure(names: Iterable[str]) -> dict[str, Tag]:
 
 @dataclass
 class _History:
-    """History rows gathered during a write and saved in bulk at the end."""
+    """History rows gathered during a write and inserted in bulk at the end (plain tuples, for speed)."""
 
-    audits: list[AuditEntry] = field(default_factory=list)
-    stages: list[LifecycleChange] = field(default_factory=list)
-    consents: list[ConsentChange] = field(default_factory=list)
+    audits: list[tuple[Any, ...]] = field(default_factory=list)
+    stages: list[tuple[Any, ...]] = field(default_factory=list)
+    consents: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def audit(
+        self,
+        *,
+        actor: User | None,
+        via: str,
+        object_type: str,
+        object_id: int,
+        action: str,
+        changes: Mapping[str, Sequence[object]],
+        at: dt.datetime,
+        note: str = "",
+        plain: bool = False,
+    ) -> None:
+        """Queue one audit entry; ``plain`` says the values are already JSON-safe (no dates or decimals)."""
+        clean = changes if plain else {k: [jsonable(v[0]), jsonable(v[1])] for k, v in changes.items()}
+        self.audits.append((at, actor.pk if actor else None, via, object_type, object_id, action, clean, note[:300]))
+
+    def stage(
+        self,
+        *,
+        contact_id: int | None = None,
+        account_id: int | None = None,
+        old: str,
+        new: str,
+        actor: User | None,
+        via: str,
+        at: dt.datetime,
+    ) -> None:
+        """Queue one lifecycle-stage change."""
+        self.stages.append((contact_id, account_id, old, new, at, actor.pk if actor else None, via))
 
     def save(self) -> None:
-        if self.audits:
-            AuditEntry.objects.bulk_create(self.audits, batch_size=500)
-        if self.stages:
-            LifecycleChange.objects.bulk_create(self.stages, batch_size=500)
-        if self.consents:
-            ConsentChange.objects.bulk_create(self.consents, batch_size=500)
+        """Insert everything queued."""
+        bulk_insert(
+            AuditEntry,
+            ["at", "actor", "via", "object_type", "object_id", "action", "changes", "note"],
+            self.audits,
+        )
+        bulk_insert(
+            LifecycleChange, ["contact", "account", "from_stage", "to_stage", "at", "actor", "via"], self.stages
+        )
+        bulk_insert(
+            ConsentChange, ["contact", "channel", "status", "previous", "at", "actor", "via", "source"], self.consents
+        )
 
 
 def _apply_contact(
@@ -167,12 +211,10 @@ def _apply_contact(
     cleaned: Mapping[str, Any],
     *,
     lookups: Lookups,
-    provenance: Provenance,
-    via: str,
-    at: dt.datetime,
+    source_id: int,
 ) -> None:
-    """Set cleaned values on a contact (consent included), stamp provenance and fill derived fields."""
-    stamp = provenance.stamp(via=via, at=at)
+    """Set cleaned values on a contact (consent included), note their source and fill derived fields."""
+    stamp = source_id
     for name, value in cleaned.items():
         if name in ("tags", "consent"):
             continue
@@ -201,36 +243,36 @@ def _contact_history(
     """Queue audit, lifecycle and consent rows for one contact's change; return whether anything changed."""
     after = _snapshot(contact, CONTACT_AUDITED)
     if before is None:
-        changes = {f: [None, v] for f, v in after.items() if v not in ("", None, {}, False, ConsentStatus.UNKNOWN)}
+        changes = {f: [None, v] for f, v in after.items() if v and v != _UNKNOWN}
+        plain = True  # a new contact's values are text, numbers, flags and dicts
         action = AuditEntry.Action.CREATE
         old_stage = ""
     else:
         changes = _diff(before, after)
+        plain = False
         action = AuditEntry.Action.UPDATE
         old_stage = str(before["lifecycle_stage"])
         if not changes:
             return False
-    history.audits.append(
-        audit_entry(
-            actor=actor, via=via, object_type="contact", object_id=contact.pk, action=action, changes=changes,
-            note=note, at=at,
-        )
+    history.audit(
+        actor=actor,
+        via=via,
+        object_type="contact",
+        object_id=contact.pk,
+        action=action,
+        changes=changes,
+        note=note,
+        at=at,
+        plain=plain,
     )
     if contact.lifecycle_stage != old_stage:
-        history.stages.append(
-            LifecycleChange(
-                contact_id=contact.pk, from_stage=old_stage, to_stage=contact.lifecycle_stage, at=at, actor=actor, via=via
-            )
-        )
-    for channel in ConsentChannel:
-        name = f"consent_{channel.value}"
-        previous = ConsentStatus.UNKNOWN if before is None else before[name]
+        history.stage(contact_id=contact.pk, old=old_stage, new=contact.lifecycle_stage, actor=actor, via=via, at=at)
+    actor_id = actor.pk if actor else None
+    for channel, name in _CONSENT_FIELDS:
+        previous = _UNKNOWN if before is None else before[name]
         if after[name] != previous:
             history.consents.append(
-                ConsentChange(
-                    contact_id=contact.pk, channel=channel.value, status=after[name], previous=previous, at=at,
-                    actor=actor, via=via, source=consent_source[:200],
-                )
+                (contact.pk, channel, after[name], previous, at, actor_id, via, consent_source[:200])
             )
     return True
 
@@ -242,12 +284,9 @@ def _set_tags(contact_ids_to_names: Mapping[int, Sequence[str]], *, replace: boo
             keep = [tags[n.lower()].pk for n in names]
             ContactTag.objects.filter(contact_id=contact_id).exclude(tag_id__in=keep).delete()
     links = [
-        ContactTag(contact_id=contact_id, tag_id=tags[name.lower()].pk)
-        for contact_id, names in contact_ids_to_names.items()
-        for name in names
+        (contact_id, tags[name.lower()].pk) for contact_id, names in contact_ids_to_names.items() for name in names
     ]
-    if links:
-        ContactTag.objects.bulk_create(links, ignore_conflicts=True, batch_size=500)
+    bulk_insert(ContactTag, ["contact", "tag"], links, ignore_conflicts=True)
 
 
 def _email_taken(email: str, *, exclude_id: int | None = None) -> int | None:
@@ -310,7 +349,8 @@ def contact_create(
         contact = Contact(created_at=now, source=cleaned.get("source") or Via(via).label)
         if "owner_id" not in cleaned and actor is not None and actor.role == Role.SALES_REP:
             contact.owner_id = actor.pk
-        _apply_contact(contact, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        source_id = provenance.record(via=via, at=now, actor=actor)
+        _apply_contact(contact, cleaned, lookups=lookups, source_id=source_id)
         try:
             with transaction.atomic():
                 contact.save()
@@ -378,9 +418,11 @@ def contact_update(
                     existing_id=other,
                 )
         before = _snapshot(contact, CONTACT_AUDITED)
-        _apply_contact(contact, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        _apply_contact(contact, cleaned, lookups=lookups, source_id=provenance.record(via=via, at=now, actor=actor))
         history = _History()
-        changed = _contact_history(history, contact, before, actor=actor, via=via, at=now, consent_source=provenance.source)
+        changed = _contact_history(
+            history, contact, before, actor=actor, via=via, at=now, consent_source=provenance.source
+        )
         if changed:
             contact.version = F("version") + 1  # type: ignore[assignment]
             try:
@@ -477,29 +519,31 @@ def _bulk_set(actor: User | None, via: str, contact_ids: Iterable[int], name: st
             .values_list("pk", name)
         )
         ids = [pk for pk, _ in rows]
-        stamp = _default_provenance(actor, via, None).stamp(via=via, at=now)
+        stamp = _default_provenance(actor, via, None).record(via=via, at=now, actor=actor) if rows else 0
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             Contact.objects.filter(pk__in=chunk).update(**{name: value, "updated_at": now, "version": F("version") + 1})
         history = _History()
         for pk, old in rows:
-            history.audits.append(
-                audit_entry(
-                    actor=actor, via=via, object_type="contact", object_id=pk, action="update",
-                    changes={name: [old, value]}, note="bulk edit", at=now,
-                )
+            history.audit(
+                actor=actor,
+                via=via,
+                object_type="contact",
+                object_id=pk,
+                action="update",
+                changes={name: [old, value]},
+                note="bulk edit",
+                at=now,
             )
             if name == "lifecycle_stage":
-                history.stages.append(
-                    LifecycleChange(contact_id=pk, from_stage=str(old), to_stage=str(value), at=now, actor=actor, via=via)
-                )
+                history.stage(contact_id=pk, old=str(old), new=str(value), actor=actor, via=via, at=now)
         history.save()
         if ids and name in CONTACT_DIRECT:
             _stamp_provenance(ids, name, stamp)
     return len(ids)
 
 
-def _stamp_provenance(ids: Sequence[int], name: str, stamp: dict[str, str]) -> None:
+def _stamp_provenance(ids: Sequence[int], name: str, stamp: int) -> None:
     contacts = list(Contact.objects.filter(pk__in=ids).only("pk", "provenance"))
     for contact in contacts:
         contact.provenance[name] = stamp
@@ -553,10 +597,8 @@ def account_get(*, actor: User | None, account_id: int, for_update: bool = False
         raise NotFound(f"No account with id {account_id}.") from None
 
 
-def _apply_account(
-    account: Account, cleaned: Mapping[str, Any], *, lookups: Lookups, provenance: Provenance, via: str, at: dt.datetime
-) -> None:
-    stamp = provenance.stamp(via=via, at=at)
+def _apply_account(account: Account, cleaned: Mapping[str, Any], *, lookups: Lookups, source_id: int) -> None:
+    stamp = source_id
     for name, value in cleaned.items():
         if name == "custom":
             value = {**account.custom, **value}
@@ -578,13 +620,18 @@ def _account_history(
         action, old_stage = AuditEntry.Action.UPDATE, str(before["lifecycle_stage"])
         if not changes:
             return False
-    history.audits.append(
-        audit_entry(actor=actor, via=via, object_type="account", object_id=account.pk, action=action, changes=changes, note=note, at=at)
+    history.audit(
+        actor=actor,
+        via=via,
+        object_type="account",
+        object_id=account.pk,
+        action=action,
+        changes=changes,
+        note=note,
+        at=at,
     )
     if account.lifecycle_stage != old_stage:
-        history.stages.append(
-            LifecycleChange(account_id=account.pk, from_stage=old_stage, to_stage=account.lifecycle_stage, at=at, actor=actor, via=via)
-        )
+        history.stage(account_id=account.pk, old=old_stage, new=account.lifecycle_stage, actor=actor, via=via, at=at)
     return True
 
 
@@ -619,7 +666,7 @@ def account_create(
         account = Account(created_at=now)
         if "owner_id" not in cleaned and actor is not None and actor.role == Role.SALES_REP:
             account.owner_id = actor.pk
-        _apply_account(account, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        _apply_account(account, cleaned, lookups=lookups, source_id=provenance.record(via=via, at=now, actor=actor))
         try:
             with transaction.atomic():
                 account.save()
@@ -664,7 +711,7 @@ def account_update(
                     f"Another account already has the external id {cleaned['external_id']!r}.", existing_id=other
                 )
         before = _snapshot(account, ACCOUNT_AUDITED)
-        _apply_account(account, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        _apply_account(account, cleaned, lookups=lookups, source_id=provenance.record(via=via, at=now, actor=actor))
         history = _History()
         if _account_history(history, account, before, actor=actor, via=via, at=now):
             account.version = F("version") + 1  # type: ignore[assignment]
@@ -742,11 +789,12 @@ def territories_reassign() -> int:
             pairs = model.objects.values_list("country", "region").distinct()
             for country, region in pairs:
                 territory_id = lookups.territory_id(country, region)
-                moved += (
-                    model.objects.filter(country=country, region=region)
-                    .exclude(territory_id=territory_id)
-                    .update(territory_id=territory_id)
-                )
+                records = model.objects.filter(country=country, region=region)
+                if territory_id is None:
+                    records = records.filter(territory__isnull=False)
+                else:
+                    records = records.exclude(territory_id=territory_id)
+                moved += records.update(territory_id=territory_id)
     return moved
 
 
@@ -961,6 +1009,9 @@ def _contacts_upsert(
     from rapport.contacts.normalise import domain as normalise_domain
 
     now = timezone.now()
+    source_label = Via(via).label
+    source_id = provenance.record(via=via, at=now, actor=actor, import_job=import_job)
+    job_id = import_job.pk if import_job is not None else None
     outcomes: dict[int, RowOutcome] = {}
     prepared: list[tuple[int, dict[str, Any], tuple[str, ...] | None, tuple[str, str, str] | None]] = []
     for index, raw in rows:
@@ -1015,7 +1066,7 @@ def _contacts_upsert(
     if match_on != ImportJob.MatchOn.EXTERNAL_ID and wanted_external:
         external_holder = dict(Contact.objects.filter(external_id__in=wanted_external).values_list("external_id", "pk"))
 
-    accounts = _accounts_for_companies(actor, via, [c for _, _, _, c in prepared if c], provenance, import_job, now, lookups)
+    accounts = _accounts_for_companies(actor, via, [c for _, _, _, c in prepared if c], source_id, import_job, now)
 
     targets: dict[tuple[str, ...], Contact | None] = {}
     new_contacts: list[Contact] = []
@@ -1027,7 +1078,11 @@ def _contacts_upsert(
         if key_ is not None and key_ in targets:
             target = targets[key_]
             if target is None:  # matched a record this mode leaves alone
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, errors=[FieldError("", "Already exists; the import only creates new records.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    errors=[FieldError("", "Already exists; the import only creates new records.")],
+                )
                 continue
             status = RowStatus.MERGED
         elif key_ is not None and key_ in existing:
@@ -1037,20 +1092,33 @@ def _contacts_upsert(
                 continue
             if mode == ImportJob.Mode.CREATE:
                 targets[key_] = None
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, found.pk, [FieldError("", "Already exists; the import only creates new records.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    found.pk,
+                    [FieldError("", "Already exists; the import only creates new records.")],
+                )
                 continue
             target = found
             targets[key_] = target
-            status = RowStatus.MERGED if import_job is not None and found.import_job_id == import_job.pk else RowStatus.UPDATED
+            status = (
+                RowStatus.MERGED
+                if import_job is not None and found.import_job_id == import_job.pk
+                else RowStatus.UPDATED
+            )
         else:
             if mode == ImportJob.Mode.UPDATE:
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, errors=[FieldError("", f"No existing contact matches on {match_on}; the import only updates.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    errors=[FieldError("", f"No existing contact matches on {match_on}; the import only updates.")],
+                )
                 continue
             problems = _new_record_errors(cleaned, lookups, contact=True)
             if problems:
                 outcomes[index] = RowOutcome(index, RowStatus.REJECTED, errors=problems)
                 continue
-            target = Contact(created_at=now, source=Via(via).label, import_job=import_job)
+            target = new_instance(Contact, created_at=now, source=source_label, import_job_id=job_id)
             if actor is not None and actor.role == Role.SALES_REP and "owner_id" not in cleaned:
                 target.owner_id = actor.pk
             status = RowStatus.CREATED
@@ -1061,7 +1129,12 @@ def _contacts_upsert(
             if value and value != getattr(target, name):
                 holder = holders.get(value)
                 if holder is not None and holder is not target and holder != target.pk:
-                    clash = _reject(index, f"{value} belongs to another contact" + (f" (id {holder})." if isinstance(holder, int) else " in this file."), name)
+                    clash = _reject(
+                        index,
+                        f"{value} belongs to another contact"
+                        + (f" (id {holder})." if isinstance(holder, int) else " in this file."),
+                        name,
+                    )
         if clash is not None:
             outcomes[index] = clash
             continue
@@ -1081,13 +1154,15 @@ def _contacts_upsert(
                 holders[cleaned[name]] = target
         if company_ref is not None:
             cleaned["account_id"] = accounts[company_ref[1]]
-        _apply_contact(target, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        _apply_contact(target, cleaned, lookups=lookups, source_id=source_id)
         if cleaned.get("tags"):
             tags.setdefault(id(target), []).extend(cleaned["tags"])
         outcomes[index] = RowOutcome(index, status)
         row_target.append((index, target))
 
-    Contact.objects.bulk_create(new_contacts, batch_size=500)
+    for contact in new_contacts:
+        contact.updated_at = now
+    insert_objects(new_contacts)
     history = _History()
     note = f"import #{import_job.pk}" if import_job is not None else ""
     for contact in new_contacts:
@@ -1107,15 +1182,31 @@ def _contacts_upsert(
              "territory_id", "provenance", "version", "updated_at"],
             batch_size=200,
         )
-    history.save()
+    changed_ids = {c.pk for c in changed}
     by_object = {id(c): c for _, c in row_target}
     if tags:
-        _set_tags({by_object[obj].pk: names for obj, names in tags.items()}, replace=False)
-    changed_ids = {c.pk for c in changed}
+        tagged = {by_object[obj].pk: names for obj, names in tags.items()}
+        # Tags added to existing contacts count as a change, with their own audit entry.
+        had: dict[int, set[str]] = {}
+        for contact_id, tag_key in ContactTag.objects.filter(
+            contact_id__in=[pk for pk in tagged if pk in before]
+        ).values_list("contact_id", "tag__key"):
+            had.setdefault(contact_id, set()).add(tag_key)
+        for contact_id in (pk for pk in tagged if pk in before):
+            old = had.get(contact_id, set())
+            added = sorted({n.lower() for n in tagged[contact_id]} - old)
+            if added:
+                changed_ids.add(contact_id)
+                history.audit(
+                    actor=actor, via=via, object_type="contact", object_id=contact_id, action=AuditEntry.Action.UPDATE,
+                    changes={"tags": [sorted(old), sorted(old | set(added))]}, note=note, at=now, plain=True,
+                )
+        _set_tags(tagged, replace=False)
+    history.save()
     for index, contact in row_target:
         outcome = outcomes[index]
         outcome.id = contact.pk
-        if outcome.status == RowStatus.UPDATED and contact.pk not in changed_ids and not tags.get(id(contact)):
+        if outcome.status == RowStatus.UPDATED and contact.pk not in changed_ids:
             outcome.status = RowStatus.SKIPPED
             outcome.errors = [FieldError("", "No changes: the record already has these values.")]
     return [outcomes[index] for index, _ in rows]
@@ -1125,10 +1216,9 @@ def _accounts_for_companies(
     actor: User | None,
     via: str,
     companies: Sequence[tuple[str, str, str]],
-    provenance: Provenance,
+    source_id: int,
     import_job: ImportJob | None,
     now: dt.datetime,
-    lookups: Lookups,
 ) -> dict[str, int]:
     """Map company name keys to account ids, creating accounts for names not found among visible ones."""
     if not companies:
@@ -1142,7 +1232,7 @@ def _accounts_for_companies(
     missing = [k for k in by_key if k not in found]
     if missing:
         account_lookups = Lookups.load(actor=actor, object_type=ObjectType.ACCOUNT)
-        stamp = provenance.stamp(via=via, at=now)
+        stamp = source_id
         created = []
         for key_ in missing:
             name, company_domain = by_key[key_]
@@ -1153,8 +1243,9 @@ def _accounts_for_companies(
             if actor is not None and actor.role == Role.PARTNER:
                 account.partner_organisation_id = actor.partner_organisation_id
             derive_account(account, account_lookups)
+            account.updated_at = now
             created.append(account)
-        Account.objects.bulk_create(created, batch_size=500)
+        insert_objects(created)
         history = _History()
         note = f"import #{import_job.pk}" if import_job is not None else ""
         for account in created:
@@ -1220,6 +1311,8 @@ def _accounts_upsert(
     lookups: Lookups,
 ) -> list[RowOutcome]:
     now = timezone.now()
+    source_id = provenance.record(via=via, at=now, actor=actor, import_job=import_job)
+    job_id = import_job.pk if import_job is not None else None
     outcomes: dict[int, RowOutcome] = {}
     prepared: list[tuple[int, dict[str, Any], str | None]] = []
     for index, raw in rows:
@@ -1252,24 +1345,43 @@ def _accounts_upsert(
         if key_ is not None and key_ in targets:
             target = targets[key_]
             if target is None:
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, errors=[FieldError("", "Already exists; the import only creates new records.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    errors=[FieldError("", "Already exists; the import only creates new records.")],
+                )
                 continue
             status = RowStatus.MERGED
         elif key_ is not None and key_ in existing:
             found = existing[key_]
             if found.pk not in visible_ids:
-                outcomes[index] = _reject(index, "An account with this key exists but is not shared with you.", match_on)
+                outcomes[index] = _reject(
+                    index, "An account with this key exists but is not shared with you.", match_on
+                )
                 continue
             if mode == ImportJob.Mode.CREATE:
                 targets[key_] = None
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, found.pk, [FieldError("", "Already exists; the import only creates new records.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    found.pk,
+                    [FieldError("", "Already exists; the import only creates new records.")],
+                )
                 continue
             target = found
             targets[key_] = target
-            status = RowStatus.MERGED if import_job is not None and found.import_job_id == import_job.pk else RowStatus.UPDATED
+            status = (
+                RowStatus.MERGED
+                if import_job is not None and found.import_job_id == import_job.pk
+                else RowStatus.UPDATED
+            )
         else:
             if mode == ImportJob.Mode.UPDATE:
-                outcomes[index] = RowOutcome(index, RowStatus.SKIPPED, errors=[FieldError("", f"No existing account matches on {match_on}; the import only updates.")])
+                outcomes[index] = RowOutcome(
+                    index,
+                    RowStatus.SKIPPED,
+                    errors=[FieldError("", f"No existing account matches on {match_on}; the import only updates.")],
+                )
                 continue
             problems = _new_record_errors(cleaned, lookups, contact=False)
             if problems:
@@ -1295,11 +1407,13 @@ def _accounts_upsert(
                 targets[key_] = target
         elif target.pk is not None and target.pk not in before:
             before[target.pk] = _snapshot(target, ACCOUNT_AUDITED)
-        _apply_account(target, cleaned, lookups=lookups, provenance=provenance, via=via, at=now)
+        _apply_account(target, cleaned, lookups=lookups, source_id=source_id)
         outcomes[index] = RowOutcome(index, status)
         row_target.append((index, target))
 
-    Account.objects.bulk_create(new_accounts, batch_size=500)
+    for account in new_accounts:
+        account.updated_at = now
+    insert_objects(new_accounts)
     history = _History()
     note = f"import #{import_job.pk}" if import_job is not None else ""
     for account in new_accounts:

@@ -9,6 +9,7 @@ users, territories) so that cleaning thousands of import rows costs no query per
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -110,9 +111,10 @@ _SENIORITY_WORDS = {
     "entry": Seniority.IC.value,
     "senior": Seniority.IC.value,
 }
-_SIZE_WORDS = {normalise.key(s.value): s.value for s in SizeBand} | {
-    normalise.key(s.label): s.value for s in SizeBand
-}
+_STAGES = tuple(LifecycleStage.values)
+_SENIORITIES = tuple(Seniority.values)
+_SIZES = tuple(SizeBand.values)
+_SIZE_WORDS = {normalise.key(s.value): s.value for s in SizeBand} | {normalise.key(s.label): s.value for s in SizeBand}
 
 
 @dataclass
@@ -175,13 +177,18 @@ class Lookups:
 
 
 def _text(value: object, max_length: int, *, from_text: bool) -> str:
-    if value is None:
+    if type(value) is str:
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+    elif isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError("must be text.")
-    if not isinstance(value, str) and not from_text:
+    elif not from_text:
         raise ValueError("must be text, not a number.")
-    text = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+    else:
+        text = str(value)
+    # Collapse runs of spaces (but keep line breaks, e.g. in street addresses).
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
     if len(text) > max_length:
         raise ValueError(f"is too long ({len(text)} characters; at most {max_length}).")
     if "\x00" in text:
@@ -201,7 +208,11 @@ def _choice(value: object, words: Mapping[str, str], what: str, allowed: Iterabl
 def _number(value: object, *, from_text: bool) -> int | float:
     if isinstance(value, bool):
         raise ValueError("must be a number.")
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number.")
         return value
     if isinstance(value, Decimal):
         return float(value)
@@ -354,6 +365,8 @@ def clean_tags(value: object, *, from_text: bool) -> list[str]:
             continue
         if len(name) > 50:
             raise ValueError(f"tag {name[:20]!r}… is too long (at most 50 characters).")
+        if "\x00" in name:  # PostgreSQL can't store it: refuse it here rather than fail on insert
+            raise ValueError("a tag name contains a NUL character.")
         if name.lower() not in seen:
             seen.add(name.lower())
             tags.append(name)
@@ -407,12 +420,12 @@ def clean_contact(
             elif name == "lifecycle_stage":
                 if _is_empty(value) and not partial:
                     continue
-                out["lifecycle_stage"] = _choice(value, _STAGE_WORDS, "lifecycle stage", LifecycleStage.values)
+                out["lifecycle_stage"] = _choice(value, _STAGE_WORDS, "lifecycle stage", _STAGES)
             elif name == "seniority":
                 if _is_empty(value):
                     out["seniority_manual"] = False
                 else:
-                    out["seniority"] = _choice(value, _SENIORITY_WORDS, "seniority", Seniority.values)
+                    out["seniority"] = _choice(value, _SENIORITY_WORDS, "seniority", _SENIORITIES)
                     out["seniority_manual"] = True
             elif name == "owner_id":
                 out["owner_id"] = None if _is_empty(value) else lookups.user_id(value)
@@ -476,7 +489,7 @@ def clean_account(
             elif name == "country":
                 out["country"] = normalise.country(_text(value, 100, from_text=from_text))
             elif name == "size_band":
-                out["size_band"] = "" if _is_empty(value) else _choice(value, _SIZE_WORDS, "size band", SizeBand.values)
+                out["size_band"] = "" if _is_empty(value) else _choice(value, _SIZE_WORDS, "size band", _SIZES)
             elif name == "annual_revenue":
                 out["annual_revenue"] = None if _is_empty(value) else _money(value, from_text=from_text)
             elif name == "currency":
@@ -487,7 +500,7 @@ def clean_account(
             elif name == "lifecycle_stage":
                 if _is_empty(value) and not partial:
                     continue
-                out["lifecycle_stage"] = _choice(value, _STAGE_WORDS, "lifecycle stage", LifecycleStage.values)
+                out["lifecycle_stage"] = _choice(value, _STAGE_WORDS, "lifecycle stage", _STAGES)
             elif name == "owner_id":
                 out["owner_id"] = None if _is_empty(value) else lookups.user_id(value)
             elif name == "partner_organisation_id":
@@ -523,13 +536,16 @@ def clean_account(
 
 
 def _money(value: object, *, from_text: bool) -> Decimal:
-    number = _number(value, from_text=from_text)
+    # A Decimal (the API's amounts) stays exact; through a float, 1234567890123456.78 would lose its cents.
+    number = value if isinstance(value, Decimal) and value.is_finite() else _number(value, from_text=from_text)
     try:
         amount = Decimal(str(number)).quantize(Decimal("0.01"))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount.") from None
-    if amount < 0 or amount >= Decimal("1e16"):
-        raise ValueError("must be between 0 and 9,999,999,999,999,999.")
+    # Below 10^15: SQLite stores decimals as floats and reads them back to 15 digits, and a larger amount
+    # could round up past the column's 18 digits, making every list that shows the account fail.
+    if amount < 0 or amount >= Decimal("1e15"):
+        raise ValueError("must be between 0 and 999,999,999,999,999.99.")
     return amount
 
 

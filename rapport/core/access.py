@@ -80,5 +80,5 @@ def scope_for(user: User | AnonymousUser) -> Scope:
         scope = Scope(owner_ids=frozenset(owners), territory_ids=territories)
     else:
         scope = NOTHING
-    user._rapport_scope = scope  # type: ignore[union-attr]
+    user.__dict__["_rapport_scope"] = scope  # cached for the request that loaded this user
     return scope

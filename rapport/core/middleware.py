@@ -1,4 +1,4 @@
-"""Middleware that keeps oversized API bodies out before anything reads them."""
+"""Middleware for the API: oversized bodies are refused before anything reads them, and every error is JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 
 
 class ApiBodyLimitMiddleware:
-    """Answer 413 with the API's JSON error body when a request to ``/api/`` declares too large a body."""
+    """Answer 413 with the API's JSON error body when a request to ``/api/`` declares too large a body, and
+    turn the framework's plain-text 405 into the same JSON shape."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -29,4 +30,16 @@ class ApiBodyLimitMiddleware:
                     "errors": [],
                 }
                 return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+            response = self.get_response(request)
+            if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+                body = {
+                    "code": "method_not_allowed",
+                    "message": f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}.",
+                    "errors": [],
+                }
+                replacement = HttpResponse(json.dumps(body), status=405, content_type="application/json")
+                if response.has_header("Allow"):
+                    replacement["Allow"] = response["Allow"]
+                return replacement
+            return response
         return self.get_response(request)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -73,7 +74,7 @@ class Territory(TimeStampedModel):
         default=list, blank=True, help_text="Optional regions within those countries; empty means the whole country."
     )
     priority = models.PositiveIntegerField(default=100, help_text="Lower numbers win when territories overlap.")
-    members = models.ManyToManyField("User", related_name="territories", blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="territories", blank=True)
 
     class Meta:
         ordering = ["priority", "name"]
@@ -99,8 +100,6 @@ class User(AbstractUser):
     partner_organisation = models.ForeignKey(
         PartnerOrganisation, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
-
-    objects = UserManager()
 
     class Meta:
         ordering = ["username"]

@@ -29,11 +29,16 @@ from rapport.core.models import (
     WorkerHeartbeat,
 )
 
-TOKEN_PREFIX = "rpt_"
+TOKEN_PREFIX = "rpt_"  # noqa: S105 - the public start of every token, not a secret
+
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def jsonable(value: object) -> Any:
     """Turn a field value into something JSON can hold, for audit entries and provenance."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
@@ -151,8 +156,8 @@ def user_update(
     actor: User | None,
     via: str,
     role: str | None = None,
-    team_id: int | None | str = "unchanged",
-    partner_organisation_id: int | None | str = "unchanged",
+    team_id: int | str | None = "unchanged",
+    partner_organisation_id: int | str | None = "unchanged",
     is_active: bool | None = None,
     territory_ids: Iterable[int] | None = None,
 ) -> User:
@@ -190,9 +195,7 @@ def user_update(
                 user.territories.set(Territory.objects.filter(pk__in=new))
                 changes["territories"] = [sorted(old), sorted(new)]
         if changes:
-            audit_record(
-                actor=actor, via=via, object_type="user", object_id=user.pk, action="update", changes=changes
-            )
+            audit_record(actor=actor, via=via, object_type="user", object_id=user.pk, action="update", changes=changes)
     return user
 
 
@@ -235,7 +238,9 @@ def token_create(
     return token, secret
 
 
-def token_revoke(*, token_ref: str, actor: User | None = None, via: str = Via.CLI, user: User | None = None) -> ApiToken:
+def token_revoke(
+    *, token_ref: str, actor: User | None = None, via: str = Via.CLI, user: User | None = None
+) -> ApiToken:
     """Revoke a token given by its secret, its prefix or its id; a token is revoked at most once."""
     ref = token_ref.strip()
     tokens = ApiToken.objects.all()
@@ -243,10 +248,11 @@ def token_revoke(*, token_ref: str, actor: User | None = None, via: str = Via.CL
         tokens = tokens.filter(user=user)
     if ref.startswith(TOKEN_PREFIX):
         found = tokens.filter(key_hash=token_hash(ref)).first()
-    elif ref.isdigit():
-        found = tokens.filter(pk=int(ref)).first() or tokens.filter(prefix=ref).first()
     else:
+        # Prefixes are 8 hex characters and may be all digits, so they win over ids.
         found = tokens.filter(prefix=ref).first()
+        if found is None and ref.isdigit() and len(ref) < 8:
+            found = tokens.filter(pk=int(ref)).first()
     if found is None:
         raise NotFound(f"No API token matches {ref[:12]!r}.")
     with transaction.atomic():
@@ -254,7 +260,11 @@ def token_revoke(*, token_ref: str, actor: User | None = None, via: str = Via.CL
             found.revoked_at = timezone.now()
             found.save(update_fields=["revoked_at", "updated_at"])
             audit_record(
-                actor=actor, via=via, object_type="api_token", object_id=found.pk, action="update",
+                actor=actor,
+                via=via,
+                object_type="api_token",
+                object_id=found.pk,
+                action="update",
                 changes={"revoked_at": [None, found.revoked_at]},
             )
     return found

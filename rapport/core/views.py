@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,14 @@ from rapport.core.models import ApiToken, Via
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's IP address as seen by this server."""
+    """The client's IP address: the connection's, or behind trusted proxies the one they forwarded."""
+    proxies = settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        # Each proxy appends the address it received the request from; earlier entries can be forged.
+        if len(hops) >= proxies:
+            return hops[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -123,7 +131,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "core/error.html", {"status": 400, "title": "Bad request", "message": "The request could not be understood."}, status=400)
+    return render(
+        request,
+        "core/error.html",
+        {"status": 400, "title": "Bad request", "message": "The request could not be understood."},
+        status=400,
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
