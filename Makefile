@@ -50,12 +50,14 @@ test: setup ## Set up and run the whole test suite (SQLite; set DATABASE_URL for
 test-postgres: setup ## Run the whole test suite against PostgreSQL ($(PG_URL))
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-lint: setup ## ruff, ruff format check, mypy on services and queries, Django checks, missing migrations
+lint: setup ## ruff, ruff format check, mypy on services, queries and other logic, Django checks, missing migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $$(ls rapport/*/services.py rapport/*/queries.py)
-	DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) check
-	DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) makemigrations --check --dry-run
+	$(BIN)/mypy $$(ls rapport/*/services.py rapport/*/queries.py) rapport/contacts/importing.py \
+		rapport/contacts/duplicates.py rapport/contacts/exporting.py rapport/contacts/validation.py \
+		rapport/core/access.py rapport/core/db.py rapport/core/demo.py
+	PYTHONPATH=. DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) check
+	PYTHONPATH=. DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) makemigrations --check --dry-run
 
 format: setup ## Format the code with ruff
 	$(BIN)/ruff check --fix .

@@ -76,7 +76,7 @@ def _import(env: dict[str, str], path: Path, mapping: Path) -> dict:
     )
     counts = {
         k: int(v)
-        for k, v in re.findall(r"(created|updated|merged|skipped|rejected)\D{0,5}?([\d,]+)", stdout.replace(",", ""))
+        for k, v in re.findall(r"(created|updated|merged|skipped|rejected)\s+([\d,]+)", stdout.replace(",", ""))
     }
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak, 1), "counts": counts, "output": stdout.strip()[-600:]}
 

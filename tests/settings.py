@@ -7,8 +7,8 @@ os.environ.setdefault("RAPPORT_DATA_DIR", tempfile.mkdtemp(prefix="rapport-test-
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
 os.environ.setdefault("SITE_URL", "http://testserver")
 
-from rapport.settings import *  # noqa: E402,F403
-from rapport.settings import HUEY  # noqa: E402
+from rapport.settings import *  # noqa: F403
+from rapport.settings import HUEY
 
 ALLOWED_HOSTS = ["*"]
 # Argon2 is the production hasher (tested in tests/core/test_auth.py); MD5 keeps fixtures fast.

@@ -49,7 +49,7 @@ from rapport.core.models import Role, User, Via
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 # A queued or running job whose row hasn't changed for this long has lost its worker (each batch touches it).
 STALLED_AFTER = dt.timedelta(minutes=5)
 # Bytes read to sniff the encoding and the delimiter; enough for the header and a few dozen rows.

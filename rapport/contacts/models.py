@@ -97,10 +97,10 @@ class DataSource(models.Model):
     via = models.CharField(max_length=10, choices=Via.choices)
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     import_job = models.ForeignKey(
-        "contacts.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "contacts.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     def __str__(self) -> str:
@@ -173,7 +173,9 @@ class Account(TimeStampedModel):
     provenance = models.JSONField(default=dict, blank=True, help_text="{field: DataSource id}")
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     import_job = models.ForeignKey(
         "contacts.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -287,7 +289,9 @@ class Contact(TimeStampedModel):
     provenance = models.JSONField(default=dict, blank=True, help_text="{field: DataSource id}")
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     import_job = models.ForeignKey(
         "contacts.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -301,7 +305,6 @@ class Contact(TimeStampedModel):
         indexes = [
             models.Index(fields=["last_name_key", "first_name_key", "id"], name="contact_name_idx"),
             models.Index(fields=["first_name_key"], name="contact_first_name_idx", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["email"], name="contact_email_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["phone"], name="contact_phone_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["owner", "last_name_key"], name="contact_owner_idx"),
             models.Index(fields=["country", "last_name_key"], name="contact_country_idx"),
@@ -309,7 +312,6 @@ class Contact(TimeStampedModel):
             models.Index(fields=["seniority", "last_name_key"], name="contact_seniority_idx"),
             models.Index(fields=["updated_at", "id"], name="contact_updated_idx"),
             models.Index(fields=["created_at", "id"], name="contact_created_idx"),
-            models.Index(fields=["external_id"], name="contact_external_id_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -392,7 +394,9 @@ class ConsentChange(models.Model):
     status = models.CharField(max_length=8, choices=ConsentStatus.choices)
     previous = models.CharField(max_length=8, choices=ConsentStatus.choices)
     at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     via = models.CharField(max_length=10, choices=Via.choices)
     source = models.CharField(max_length=200, blank=True, help_text="How consent was given or withdrawn.")
 
@@ -412,14 +416,17 @@ class LifecycleChange(models.Model):
     from_stage = models.CharField(max_length=12, choices=LifecycleStage.choices, blank=True)
     to_stage = models.CharField(max_length=12, choices=LifecycleStage.choices)
     at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     via = models.CharField(max_length=10, choices=Via.choices)
 
     class Meta:
         ordering = ["-at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(contact__isnull=False, account__isnull=True) | Q(contact__isnull=True, account__isnull=False),
+                condition=Q(contact__isnull=False, account__isnull=True)
+                | Q(contact__isnull=True, account__isnull=False),
                 name="lifecycle_change_one_record",
             )
         ]
@@ -440,9 +447,7 @@ class SavedView(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "object_type", "name"], name="saved_view_name_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "object_type", "name"], name="saved_view_name_unique")]
 
     def __str__(self) -> str:
         return self.name
@@ -489,7 +494,9 @@ class ImportJob(TimeStampedModel):
     bytes_read = models.BigIntegerField(default=0)
     lines_read = models.PositiveIntegerField(
         default=0,
-        help_text="Physical lines (spreadsheet rows) committed so far, header included; a resumed run continues after them.",
+        help_text=(
+            "Physical lines (spreadsheet rows) committed so far, header included; a resumed run continues after them."
+        ),
     )
     rejects_bytes = models.BigIntegerField(
         default=0,

@@ -40,8 +40,8 @@ from rapport.contacts.validation import (
     derive_contact,
 )
 from rapport.core.access import require
-from rapport.core.db import bulk_insert, insert_objects, new_instance
-from rapport.core.errors import Conflict, FieldError, NotFound, RapportError, ValidationFailed, invalid
+from rapport.core.db import bulk_insert, insert_objects, new_instance, update_objects
+from rapport.core.errors import Conflict, FieldError, NotFound, ValidationFailed, invalid
 from rapport.core.models import AuditEntry, Role, User, Via
 from rapport.core.services import audit_entry, jsonable
 
@@ -94,6 +94,18 @@ _CONSENT_FIELDS = tuple((c.value, f"consent_{c.value}") for c in ConsentChannel)
 # Fields stored on the record as given (the rest are derived or handled separately).
 CONTACT_DIRECT = tuple(f for f in CONTACT_AUDITED if not f.startswith("consent_") and f != "deleted_at")
 ACCOUNT_DIRECT = tuple(f for f in ACCOUNT_AUDITED if f != "deleted_at")
+# Columns a batch upsert writes back for records it changed.
+CONTACT_UPDATED_COLUMNS = (
+    *CONTACT_DIRECT,
+    *(f"consent_{c.value}" for c in ConsentChannel),
+    "first_name_key",
+    "last_name_key",
+    "territory_id",
+    "provenance",
+    "version",
+    "updated_at",
+)
+ACCOUNT_UPDATED_COLUMNS = (*ACCOUNT_DIRECT, "name_key", "territory_id", "provenance", "version", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -292,16 +304,18 @@ def _set_tags(contact_ids_to_names: Mapping[int, Sequence[str]], *, replace: boo
 def _email_taken(email: str, *, exclude_id: int | None = None) -> int | None:
     if not email:
         return None
-    others = Contact.objects.filter(email=email)
+    others = Contact.objects.filter(email=email).exclude(email="")  # the form of the unique index's condition
     if exclude_id is not None:
         others = others.exclude(pk=exclude_id)
     return others.values_list("pk", flat=True).first()
 
 
-def _external_id_taken(model: type[Contact] | type[Account], external_id: str, *, exclude_id: int | None = None) -> int | None:
+def _external_id_taken(
+    model: type[Contact] | type[Account], external_id: str, *, exclude_id: int | None = None
+) -> int | None:
     if not external_id:
         return None
-    others = model.objects.filter(external_id=external_id)
+    others = model.objects.filter(external_id=external_id).exclude(external_id="")  # uses the unique index
     if exclude_id is not None:
         others = others.exclude(pk=exclude_id)
     return others.values_list("pk", flat=True).first()
@@ -442,7 +456,9 @@ def contact_update(
     return contact
 
 
-def _audit_kwargs(actor: User | None, via: str, object_type: str, object_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+def _audit_kwargs(
+    actor: User | None, via: str, object_type: str, object_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "actor": actor,
         "via": via,
@@ -466,7 +482,10 @@ def contacts_delete(*, actor: User | None, via: str, contact_ids: Iterable[int])
         ids = list(_bulk_contacts(actor, contact_ids).select_for_update(of=("self",)).values_list("pk", flat=True))
         Contact.objects.filter(pk__in=ids).update(deleted_at=now, updated_at=now, version=F("version") + 1)
         AuditEntry.objects.bulk_create(
-            [audit_entry(actor=actor, via=via, object_type="contact", object_id=i, action="delete", at=now) for i in ids]
+            [
+                audit_entry(actor=actor, via=via, object_type="contact", object_id=i, action="delete", at=now)
+                for i in ids
+            ]
         )
     return len(ids)
 
@@ -547,7 +566,7 @@ def _stamp_provenance(ids: Sequence[int], name: str, stamp: int) -> None:
     contacts = list(Contact.objects.filter(pk__in=ids).only("pk", "provenance"))
     for contact in contacts:
         contact.provenance[name] = stamp
-    Contact.objects.bulk_update(contacts, ["provenance"], batch_size=500)
+    update_objects(contacts, ["provenance"])
 
 
 def contacts_tag(
@@ -574,8 +593,14 @@ def contacts_tag(
         AuditEntry.objects.bulk_create(
             [
                 audit_entry(
-                    actor=actor, via=via, object_type="contact", object_id=pk, action="update",
-                    changes={"tags": [{"removed": list(remove)}, {"added": list(add)}]}, note="bulk tag", at=now,
+                    actor=actor,
+                    via=via,
+                    object_type="contact",
+                    object_id=pk,
+                    action="update",
+                    changes={"tags": [{"removed": list(remove)}, {"added": list(add)}]},
+                    note="bulk tag",
+                    at=now,
                 )
                 for pk in ids
             ]
@@ -608,8 +633,14 @@ def _apply_account(account: Account, cleaned: Mapping[str, Any], *, lookups: Loo
 
 
 def _account_history(
-    history: _History, account: Account, before: Mapping[str, object] | None, *, actor: User | None, via: str,
-    at: dt.datetime, note: str = "",
+    history: _History,
+    account: Account,
+    before: Mapping[str, object] | None,
+    *,
+    actor: User | None,
+    via: str,
+    at: dt.datetime,
+    note: str = "",
 ) -> bool:
     after = _snapshot(account, ACCOUNT_AUDITED)
     if before is None:
@@ -646,7 +677,12 @@ def _partner_account_rules(actor: User | None, cleaned: dict[str, Any], account:
 
 
 def account_create(
-    *, actor: User | None, via: str, data: Mapping[str, Any], provenance: Provenance | None = None, from_text: bool = False
+    *,
+    actor: User | None,
+    via: str,
+    data: Mapping[str, Any],
+    provenance: Provenance | None = None,
+    from_text: bool = False,
 ) -> Account:
     """Create an account."""
     _require(actor, "records.change")
@@ -744,7 +780,10 @@ def accounts_delete(*, actor: User | None, via: str, account_ids: Iterable[int])
         )
         Account.objects.filter(pk__in=ids).update(deleted_at=now, updated_at=now, version=F("version") + 1)
         AuditEntry.objects.bulk_create(
-            [audit_entry(actor=actor, via=via, object_type="account", object_id=i, action="delete", at=now) for i in ids]
+            [
+                audit_entry(actor=actor, via=via, object_type="account", object_id=i, action="delete", at=now)
+                for i in ids
+            ]
         )
     return len(ids)
 
@@ -771,8 +810,14 @@ def accounts_assign_owner(*, actor: User | None, via: str, account_ids: Iterable
         AuditEntry.objects.bulk_create(
             [
                 audit_entry(
-                    actor=actor, via=via, object_type="account", object_id=pk, action="update",
-                    changes={"owner_id": [old, owner_id]}, note="bulk edit", at=now,
+                    actor=actor,
+                    via=via,
+                    object_type="account",
+                    object_id=pk,
+                    action="update",
+                    changes={"owner_id": [old, owner_id]},
+                    note="bulk edit",
+                    at=now,
                 )
                 for pk, old in rows
             ]
@@ -866,7 +911,9 @@ def custom_field_delete(*, actor: User | None, field_id: int) -> None:
         raise NotFound(f"No custom field with id {field_id}.")
 
 
-def saved_view_save(*, user: User, object_type: str, name: str, query: str, columns: Sequence[str] = (), shared: bool = False) -> SavedView:
+def saved_view_save(
+    *, user: User, object_type: str, name: str, query: str, columns: Sequence[str] = (), shared: bool = False
+) -> SavedView:
     """Save (or overwrite) a named list view for a user."""
     name = name.strip()
     if not name or len(name) > 100:
@@ -970,9 +1017,13 @@ def contacts_upsert_batch(
         for row in rows:
             try:
                 with transaction.atomic():
-                    outcomes += _contacts_upsert(actor, via, [row], mode, match_on, provenance, from_text, import_job, lookups)
+                    outcomes += _contacts_upsert(
+                        actor, via, [row], mode, match_on, provenance, from_text, import_job, lookups
+                    )
             except IntegrityError:
-                outcomes.append(_reject(row[0], "Another change took this email or external id at the same moment; retry the row."))
+                outcomes.append(
+                    _reject(row[0], "Another change took this email or external id at the same moment; retry the row.")
+                )
         return outcomes
 
 
@@ -1030,8 +1081,12 @@ def _contacts_upsert(
         except ValidationFailed as exc:
             outcomes[index] = RowOutcome(index, RowStatus.REJECTED, errors=exc.errors)
             continue
-        company_ref = (company, normalise_key(company), company_domain) if company and not cleaned.get("account_id") else None
-        prepared.append((index, cleaned, _contact_key(match_on, cleaned, company_ref[1] if company_ref else ""), company_ref))
+        company_ref = (
+            (company, normalise_key(company), company_domain) if company and not cleaned.get("account_id") else None
+        )
+        prepared.append(
+            (index, cleaned, _contact_key(match_on, cleaned, company_ref[1] if company_ref else ""), company_ref)
+        )
 
     # Existing records matching the rows' keys, locked for the length of the batch.
     keys = {k for _, _, k, _ in prepared if k}
@@ -1039,10 +1094,10 @@ def _contacts_upsert(
     if keys:
         candidates = Contact.objects.select_for_update(of=("self",))
         if match_on == ImportJob.MatchOn.EMAIL:
-            candidates = candidates.filter(email__in=[k[0] for k in keys])
+            candidates = candidates.filter(email__in=[k[0] for k in keys]).exclude(email="")
             existing = {(c.email,): c for c in candidates}
         elif match_on == ImportJob.MatchOn.EXTERNAL_ID:
-            candidates = candidates.filter(external_id__in=[k[0] for k in keys])
+            candidates = candidates.filter(external_id__in=[k[0] for k in keys]).exclude(external_id="")
             existing = {(c.external_id,): c for c in candidates}
         else:
             candidates = candidates.filter(
@@ -1062,9 +1117,15 @@ def _contacts_upsert(
     email_holder: dict[str, int | Contact] = {}
     external_holder: dict[str, int | Contact] = {}
     if match_on != ImportJob.MatchOn.EMAIL and wanted_emails:
-        email_holder = dict(Contact.objects.filter(email__in=wanted_emails).values_list("email", "pk"))
+        email_holder = dict(
+            Contact.objects.filter(email__in=wanted_emails).exclude(email="").values_list("email", "pk")
+        )
     if match_on != ImportJob.MatchOn.EXTERNAL_ID and wanted_external:
-        external_holder = dict(Contact.objects.filter(external_id__in=wanted_external).values_list("external_id", "pk"))
+        external_holder = dict(
+            Contact.objects.filter(external_id__in=wanted_external)
+            .exclude(external_id="")
+            .values_list("external_id", "pk")
+        )
 
     accounts = _accounts_for_companies(actor, via, [c for _, _, _, c in prepared if c], source_id, import_job, now)
 
@@ -1166,22 +1227,21 @@ def _contacts_upsert(
     history = _History()
     note = f"import #{import_job.pk}" if import_job is not None else ""
     for contact in new_contacts:
-        _contact_history(history, contact, None, actor=actor, via=via, at=now, consent_source=provenance.source, note=note)
+        _contact_history(
+            history, contact, None, actor=actor, via=via, at=now, consent_source=provenance.source, note=note
+        )
     changed: list[Contact] = []
     by_pk = {c.pk: c for _, c in row_target if c.pk in before}
     for pk, snapshot in before.items():
         contact = by_pk[pk]
-        if _contact_history(history, contact, snapshot, actor=actor, via=via, at=now, consent_source=provenance.source, note=note):
+        if _contact_history(
+            history, contact, snapshot, actor=actor, via=via, at=now, consent_source=provenance.source, note=note
+        ):
             contact.version += 1
             contact.updated_at = now
             changed.append(contact)
     if changed:
-        Contact.objects.bulk_update(
-            changed,
-            [*CONTACT_DIRECT, *(f"consent_{c.value}" for c in ConsentChannel), "first_name_key", "last_name_key",
-             "territory_id", "provenance", "version", "updated_at"],
-            batch_size=200,
-        )
+        update_objects(changed, CONTACT_UPDATED_COLUMNS)
     changed_ids = {c.pk for c in changed}
     by_object = {id(c): c for _, c in row_target}
     if tags:
@@ -1198,8 +1258,15 @@ def _contacts_upsert(
             if added:
                 changed_ids.add(contact_id)
                 history.audit(
-                    actor=actor, via=via, object_type="contact", object_id=contact_id, action=AuditEntry.Action.UPDATE,
-                    changes={"tags": [sorted(old), sorted(old | set(added))]}, note=note, at=now, plain=True,
+                    actor=actor,
+                    via=via,
+                    object_type="contact",
+                    object_id=contact_id,
+                    action=AuditEntry.Action.UPDATE,
+                    changes={"tags": [sorted(old), sorted(old | set(added))]},
+                    note=note,
+                    at=now,
+                    plain=True,
                 )
         _set_tags(tagged, replace=False)
     history.save()
@@ -1227,7 +1294,9 @@ def _accounts_for_companies(
     for name, key_, company_domain in companies:
         by_key.setdefault(key_, (name, company_domain))
     found: dict[str, int] = {}
-    for pk, key_ in _scoped(Account.objects.filter(name_key__in=list(by_key)), actor).order_by("id").values_list("pk", "name_key"):
+    for pk, key_ in (
+        _scoped(Account.objects.filter(name_key__in=list(by_key)), actor).order_by("id").values_list("pk", "name_key")
+    ):
         found.setdefault(key_, pk)
     missing = [k for k in by_key if k not in found]
     if missing:
@@ -1236,7 +1305,13 @@ def _accounts_for_companies(
         created = []
         for key_ in missing:
             name, company_domain = by_key[key_]
-            account = Account(name=name, domain=company_domain, created_at=now, import_job=import_job)
+            account = new_instance(
+                Account,
+                name=name,
+                domain=company_domain,
+                created_at=now,
+                import_job_id=import_job.pk if import_job is not None else None,
+            )
             account.provenance = {"name": stamp, **({"domain": stamp} if company_domain else {})}
             if actor is not None and actor.role == Role.SALES_REP:
                 account.owner_id = actor.pk
@@ -1285,9 +1360,13 @@ def accounts_upsert_batch(
         for row in rows:
             try:
                 with transaction.atomic():
-                    outcomes += _accounts_upsert(actor, via, [row], mode, match_on, provenance, from_text, import_job, lookups)
+                    outcomes += _accounts_upsert(
+                        actor, via, [row], mode, match_on, provenance, from_text, import_job, lookups
+                    )
             except IntegrityError:
-                outcomes.append(_reject(row[0], "Another change took this external id at the same moment; retry the row."))
+                outcomes.append(
+                    _reject(row[0], "Another change took this external id at the same moment; retry the row.")
+                )
         return outcomes
 
 
@@ -1312,7 +1391,6 @@ def _accounts_upsert(
 ) -> list[RowOutcome]:
     now = timezone.now()
     source_id = provenance.record(via=via, at=now, actor=actor, import_job=import_job)
-    job_id = import_job.pk if import_job is not None else None
     outcomes: dict[int, RowOutcome] = {}
     prepared: list[tuple[int, dict[str, Any], str | None]] = []
     for index, raw in rows:
@@ -1327,7 +1405,8 @@ def _accounts_upsert(
     column = {"domain": "domain", "external_id": "external_id", "name_company": "name_key"}[match_on]
     existing: dict[str, Account] = {}
     if keys:
-        for account in Account.objects.select_for_update(of=("self",)).filter(**{f"{column}__in": keys}).order_by("id"):
+        candidates = Account.objects.select_for_update(of=("self",)).filter(**{f"{column}__in": keys})
+        for account in candidates.exclude(**{column: ""}).order_by("id"):
             existing.setdefault(getattr(account, column), account)
     visible_ids = {a.pk for a in existing.values()}
     if actor is not None and visible_ids:
@@ -1335,7 +1414,11 @@ def _accounts_upsert(
     external_holder: dict[str, int | Account] = {}
     wanted_external = {c["external_id"] for _, c, _ in prepared if c.get("external_id")}
     if match_on != ImportJob.MatchOn.EXTERNAL_ID and wanted_external:
-        external_holder = dict(Account.objects.filter(external_id__in=wanted_external).values_list("external_id", "pk"))
+        external_holder = dict(
+            Account.objects.filter(external_id__in=wanted_external)
+            .exclude(external_id="")
+            .values_list("external_id", "pk")
+        )
 
     targets: dict[str, Account | None] = {}
     new_accounts: list[Account] = []
@@ -1387,7 +1470,7 @@ def _accounts_upsert(
             if problems:
                 outcomes[index] = RowOutcome(index, RowStatus.REJECTED, errors=problems)
                 continue
-            target = Account(created_at=now, import_job=import_job)
+            target = new_instance(Account, created_at=now, import_job_id=import_job.pk if import_job else None)
             if actor is not None and actor.role == Role.SALES_REP and "owner_id" not in cleaned:
                 target.owner_id = actor.pk
             if actor is not None and actor.role == Role.PARTNER:
@@ -1427,9 +1510,7 @@ def _accounts_upsert(
             account.updated_at = now
             changed.append(account)
     if changed:
-        Account.objects.bulk_update(
-            changed, [*ACCOUNT_DIRECT, "name_key", "territory_id", "provenance", "version", "updated_at"], batch_size=200
-        )
+        update_objects(changed, ACCOUNT_UPDATED_COLUMNS)
     history.save()
     changed_ids = {a.pk for a in changed}
     for index, account in row_target:

@@ -126,6 +126,7 @@ class Lookups:
     custom_fields: dict[str, CustomField]
     territories: list[Territory]
     _users: dict[str, int] | None = None
+    _partners: dict[str, int] | None = None
     _accounts_checked: dict[int, bool] = field(default_factory=dict)
 
     @classmethod
@@ -159,6 +160,20 @@ class Lookups:
         found = self._users.get(str(ref).strip().lower())
         if found is None:
             raise ValueError(f"no active user {ref!r}; use an id, username or email of a Rapport user.")
+        return found
+
+    def partner_id(self, ref: object) -> int:
+        """Resolve a partner organisation's id or name (any case) to its id."""
+        if self._partners is None:
+            self._partners = {}
+            for pk, name in PartnerOrganisation.objects.values_list("pk", "name"):
+                self._partners[str(pk)] = pk
+                self._partners[name.strip().lower()] = pk
+        if isinstance(ref, bool):
+            raise ValueError("must be a partner organisation's id or name.")
+        found = self._partners.get(str(ref).strip().lower())
+        if found is None:
+            raise ValueError(f"no partner organisation {ref!r}.")
         return found
 
     def account_id(self, ref: object) -> int:
@@ -218,11 +233,18 @@ def _number(value: object, *, from_text: bool) -> int | float:
         return float(value)
     if not isinstance(value, str) or not from_text:
         raise ValueError("must be a number.")
-    text = value.strip().replace("\u00a0", "").replace(" ", "")
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
-    elif "," in text and "." in text:
-        text = text.replace(",", "")
+    text = value.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
+    commas, dots = text.count(","), text.count(".")
+    if commas and dots:
+        # Both: the last one is the decimal separator (1,250.50 or 1.250,50).
+        decimal_comma = text.rfind(",") > text.rfind(".")
+        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
+    elif commas > 1 or (commas == 1 and re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+", text) and not text.startswith("0")):
+        text = text.replace(",", "")  # thousands: 1,250,000 or 1,250
+    elif commas == 1:
+        text = text.replace(",", ".")  # a decimal comma: 1,5
+    elif dots > 1:
+        text = text.replace(".", "")  # thousands with dots: 1.250.000
     try:
         number = float(text)
     except ValueError:
@@ -504,7 +526,7 @@ def clean_account(
             elif name == "owner_id":
                 out["owner_id"] = None if _is_empty(value) else lookups.user_id(value)
             elif name == "partner_organisation_id":
-                out["partner_organisation_id"] = None if _is_empty(value) else _partner_id(value)
+                out["partner_organisation_id"] = None if _is_empty(value) else lookups.partner_id(value)
             elif name == "parent_id":
                 out["parent_id"] = None if _is_empty(value) else lookups.account_id(value)
                 if existing is not None and out["parent_id"] == existing.pk:
@@ -547,18 +569,6 @@ def _money(value: object, *, from_text: bool) -> Decimal:
     if amount < 0 or amount >= Decimal("1e15"):
         raise ValueError("must be between 0 and 999,999,999,999,999.99.")
     return amount
-
-
-def _partner_id(value: object) -> int:
-    if isinstance(value, bool) or not str(value).strip().isdigit():
-        found = PartnerOrganisation.objects.filter(name__iexact=str(value).strip()).values_list("pk", flat=True).first()
-        if found is None:
-            raise ValueError(f"no partner organisation {value!r}.")
-        return found
-    pk = int(str(value).strip())
-    if not PartnerOrganisation.objects.filter(pk=pk).exists():
-        raise ValueError(f"no partner organisation with id {pk}.")
-    return pk
 
 
 def derive_contact(contact: Contact, lookups: Lookups) -> None:

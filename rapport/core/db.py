@@ -247,3 +247,36 @@ def new_instance(model: Any, **values: Any) -> Any:
 
 
 _DEFAULTS: dict[Any, tuple[dict[str, Any], list[tuple[str, Any]], frozenset[str]]] = {}
+
+
+def update_objects(objects: Sequence[Any], fields: Sequence[str]) -> None:
+    """Write ``fields`` of saved model instances back with one prepared ``UPDATE`` run for every row.
+
+    Django's ``bulk_update`` builds one ``CASE WHEN`` expression per field over all rows, which the
+    database must parse and evaluate row by row; an ``executemany`` of a plain ``UPDATE ... WHERE id``
+    is what both drivers do fastest (SQLite reuses the statement, psycopg pipelines it).
+    """
+    if not objects:
+        return
+    meta = objects[0]._meta
+    model_fields = [meta.get_field(name) for name in fields]
+    converters = [(i, c) for i, c in enumerate(_converter(f) for f in model_fields) if c is not None]
+    quote = connection.ops.quote_name
+    marker = "?" if connection.vendor == "sqlite" else "%s"
+    assignments = ", ".join(f"{quote(f.column)} = {marker}" for f in model_fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = {marker}"  # noqa: S608
+    attnames = [f.attname for f in model_fields]
+    rows = []
+    for obj in objects:
+        state = obj.__dict__
+        values = [state[name] for name in attnames]
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        values.append(obj.pk)
+        rows.append(values)
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()

@@ -161,7 +161,7 @@ class AuditEntry(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     via = models.CharField(max_length=10, choices=Via.choices)
     object_type = models.CharField(max_length=30)
     object_id = models.BigIntegerField()

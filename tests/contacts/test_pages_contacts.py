@@ -391,6 +391,17 @@ def test_bulk_assign_owner_changes_only_the_ticked_contacts(world, logged_in):
     assert AuditEntry.objects.filter(object_type="contact", note="bulk edit", actor=world.manager).count() == 2
 
 
+def test_after_a_bulk_action_the_list_comes_back_with_its_filters_and_columns(world, logged_in):
+    contact = ContactFactory(lifecycle_stage="lead", country="DE")
+    client = logged_in(world.manager)
+    page = client.get(LIST, {"country": "DE", "cols": "name,phone", "view": "7", "after": ""}).content.decode()
+    query = re.search(r'<input type="hidden" name="query" value="([^"]*)">', page).group(1).replace("&amp;", "&")
+
+    response = client.post(BULK, {"action": "set_stage", "stage": "sql", "ids": [contact.pk], "query": query})
+
+    assert parse_qs(urlsplit(response["Location"]).query) == {"country": ["DE"], "cols": ["name,phone"]}
+
+
 def test_bulk_actions_leave_contacts_the_user_cannot_see_alone(world, logged_in):
     mine = ContactFactory(owner=world.rep, lifecycle_stage="lead")
     hidden = ContactFactory(owner=world.other_rep, lifecycle_stage="lead")
