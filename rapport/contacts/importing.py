@@ -44,6 +44,7 @@ from rapport.contacts.services import (
 )
 from rapport.contacts.validation import Lookups, clean_account, clean_contact
 from rapport.core.access import require
+from rapport.core.db import statistics_refresh
 from rapport.core.errors import FieldError, NotFound, RapportError, ValidationFailed, invalid
 from rapport.core.models import Role, User, Via
 
@@ -1179,6 +1180,27 @@ def import_job_queue(*, actor: User | None, job_id: int) -> ImportJob:
     return job
 
 
+def imports_resume_stalled() -> int:
+    """Queue again every import whose worker stopped mid-way (crash, restart); return how many.
+
+    Committed rows are never written twice (a run resumes after the last committed batch, and a second
+    run of a job that is still going stops at its first commit), so re-queuing a slow job is harmless.
+    """
+    from rapport.contacts.tasks import import_run_task
+
+    stalled = ImportJob.objects.filter(
+        status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING), updated_at__lt=timezone.now() - STALLED_AFTER
+    )
+    resumed = 0
+    with transaction.atomic():
+        for job in stalled.select_for_update(skip_locked=True):
+            job.status = ImportJob.Status.QUEUED
+            job.save(update_fields=["status", "updated_at"])
+            transaction.on_commit(lambda pk=job.pk: import_run_task(pk))
+            resumed += 1
+    return resumed
+
+
 class _Superseded(Exception):
     """Another run of the same job committed first; this one stops without writing."""
 
@@ -1315,6 +1337,7 @@ def _run(job_id: int, on_progress: ProgressCallback | None, *, dry_run: bool = F
         job.refresh_from_db()
         if dry_run:
             raise _DryRunDone(job)
+    statistics_refresh(["contacts_contact", "contacts_account"])
     if on_progress is not None:
         on_progress(job)
     return job

@@ -105,6 +105,7 @@ CONTACT_UPDATED_COLUMNS = (
     "version",
     "updated_at",
 )
+_CONTACT_DERIVED = ("first_name_key", "last_name_key", "territory_id")
 ACCOUNT_UPDATED_COLUMNS = (*ACCOUNT_DIRECT, "name_key", "territory_id", "provenance", "version", "updated_at")
 
 
@@ -225,19 +226,28 @@ def _apply_contact(
     lookups: Lookups,
     source_id: int,
 ) -> None:
-    """Set cleaned values on a contact (consent included), note their source and fill derived fields."""
-    stamp = source_id
+    """Set cleaned values on a contact (consent included), note their source and fill derived fields.
+
+    On an existing contact only values that differ are set and credited to the new source, so a
+    re-sent unchanged value keeps the provenance of whoever supplied it first.
+    """
+    state = contact.__dict__
+    is_new = contact.pk is None
+    provenance = contact.provenance
     for name, value in cleaned.items():
         if name in ("tags", "consent"):
             continue
         if name == "custom":
-            value = {**contact.custom, **value}
-        setattr(contact, name, value)
-        if name in CONTACT_DIRECT and name != "seniority_manual":
-            contact.provenance[name] = stamp
+            value = {**state["custom"], **value}
+        if is_new or state.get(name) != value:
+            setattr(contact, name, value)
+            if name in CONTACT_DIRECT and name != "seniority_manual":
+                provenance[name] = source_id
     for channel, status in cleaned.get("consent", {}).items():
-        setattr(contact, f"consent_{channel}", status)
-        contact.provenance[f"consent_{channel}"] = stamp
+        name = f"consent_{channel}"
+        if is_new or state[name] != status:
+            state[name] = status
+            provenance[name] = source_id
     derive_contact(contact, lookups)
 
 
@@ -287,6 +297,38 @@ def _contact_history(
                 (contact.pk, channel, after[name], previous, at, actor_id, via, consent_source[:200])
             )
     return True
+
+
+def _created_contacts_history(
+    history: _History,
+    contacts: Sequence[Contact],
+    *,
+    actor: User | None,
+    via: str,
+    at: dt.datetime,
+    consent_source: str,
+    note: str,
+    with_values: bool,
+) -> None:
+    """Queue the creation rows of many new contacts (the bulk twin of ``_contact_history``).
+
+    Without ``with_values`` (imports) the creation entry names the import instead of repeating every
+    value: the record holds them, each attribute's provenance points at the import, and any later change
+    is audited with its old value, so nothing is lost while a 100,000-row import writes far less.
+    """
+    actor_id = actor.pk if actor else None
+    source = consent_source[:200]
+    audits, stages, consents = history.audits, history.stages, history.consents
+    for contact in contacts:
+        state = contact.__dict__
+        changes = (
+            {f: [None, state[f]] for f in CONTACT_AUDITED if state[f] and state[f] != _UNKNOWN} if with_values else {}
+        )
+        audits.append((at, actor_id, via, "contact", contact.pk, AuditEntry.Action.CREATE.value, changes, note))
+        stages.append((contact.pk, None, "", state["lifecycle_stage"], at, actor_id, via))
+        for channel, name in _CONSENT_FIELDS:
+            if state[name] != _UNKNOWN:
+                consents.append((contact.pk, channel, state[name], _UNKNOWN, at, actor_id, via, source))
 
 
 def _set_tags(contact_ids_to_names: Mapping[int, Sequence[str]], *, replace: bool) -> None:
@@ -517,7 +559,7 @@ def contacts_assign_owner(*, actor: User | None, via: str, contact_ids: Iterable
             owner_id = Lookups.load(actor=actor, object_type=ObjectType.CONTACT).user_id(owner_id)
         except ValueError as exc:
             raise invalid("owner_id", str(exc)) from None
-    return _bulk_set(actor, via, contact_ids, "owner_id", owner_id)
+    return _bulk_set(actor, via, Contact, contact_ids, "owner_id", owner_id)
 
 
 def contacts_set_stage(*, actor: User | None, via: str, contact_ids: Iterable[int], stage: str) -> int:
@@ -525,29 +567,48 @@ def contacts_set_stage(*, actor: User | None, via: str, contact_ids: Iterable[in
     _require(actor, "records.bulk_edit")
     if stage not in LifecycleStage.values:
         raise invalid("lifecycle_stage", f"{stage!r} is not a lifecycle stage.")
-    return _bulk_set(actor, via, contact_ids, "lifecycle_stage", stage)
+    return _bulk_set(actor, via, Contact, contact_ids, "lifecycle_stage", stage)
 
 
-def _bulk_set(actor: User | None, via: str, contact_ids: Iterable[int], name: str, value: object) -> int:
+def accounts_set_stage(*, actor: User | None, via: str, account_ids: Iterable[int], stage: str) -> int:
+    """Move accounts the actor may see to a lifecycle stage; return how many changed."""
+    _require(actor, "records.bulk_edit")
+    if stage not in LifecycleStage.values:
+        raise invalid("lifecycle_stage", f"{stage!r} is not a lifecycle stage.")
+    return _bulk_set(actor, via, Account, account_ids, "lifecycle_stage", stage)
+
+
+def _bulk_set(
+    actor: User | None,
+    via: str,
+    model: type[Contact] | type[Account],
+    ids_given: Iterable[int],
+    name: str,
+    value: object,
+) -> int:
+    """Set one field on many visible records, with audit, stage history and provenance for each changed one."""
     now = timezone.now()
+    object_type = ObjectType.CONTACT.value if model is Contact else ObjectType.ACCOUNT.value
     with transaction.atomic():
         rows = list(
-            _bulk_contacts(actor, contact_ids)
+            _scoped(model.objects.filter(pk__in=[int(i) for i in ids_given]), actor)
             .exclude(**{name: value})
             .select_for_update(of=("self",))
             .values_list("pk", name)
         )
         ids = [pk for pk, _ in rows]
-        stamp = _default_provenance(actor, via, None).record(via=via, at=now, actor=actor) if rows else 0
+        if not ids:
+            return 0
+        stamp = _default_provenance(actor, via, None).record(via=via, at=now, actor=actor)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            Contact.objects.filter(pk__in=chunk).update(**{name: value, "updated_at": now, "version": F("version") + 1})
+            model.objects.filter(pk__in=chunk).update(**{name: value, "updated_at": now, "version": F("version") + 1})
         history = _History()
         for pk, old in rows:
             history.audit(
                 actor=actor,
                 via=via,
-                object_type="contact",
+                object_type=object_type,
                 object_id=pk,
                 action="update",
                 changes={name: [old, value]},
@@ -555,18 +616,14 @@ def _bulk_set(actor: User | None, via: str, contact_ids: Iterable[int], name: st
                 at=now,
             )
             if name == "lifecycle_stage":
-                history.stage(contact_id=pk, old=str(old), new=str(value), actor=actor, via=via, at=now)
+                key = "contact_id" if model is Contact else "account_id"
+                history.stage(**{key: pk}, old=str(old), new=str(value), actor=actor, via=via, at=now)
         history.save()
-        if ids and name in CONTACT_DIRECT:
-            _stamp_provenance(ids, name, stamp)
+        records = list(model.objects.filter(pk__in=ids).only("pk", "provenance"))
+        for record in records:
+            record.provenance[name] = stamp
+        update_objects(records, ["provenance"])
     return len(ids)
-
-
-def _stamp_provenance(ids: Sequence[int], name: str, stamp: int) -> None:
-    contacts = list(Contact.objects.filter(pk__in=ids).only("pk", "provenance"))
-    for contact in contacts:
-        contact.provenance[name] = stamp
-    update_objects(contacts, ["provenance"])
 
 
 def contacts_tag(
@@ -623,12 +680,15 @@ def account_get(*, actor: User | None, account_id: int, for_update: bool = False
 
 
 def _apply_account(account: Account, cleaned: Mapping[str, Any], *, lookups: Lookups, source_id: int) -> None:
-    stamp = source_id
+    """Set cleaned values on an account, crediting changed ones to the source, and fill derived fields."""
+    state = account.__dict__
+    is_new = account.pk is None
     for name, value in cleaned.items():
         if name == "custom":
-            value = {**account.custom, **value}
-        setattr(account, name, value)
-        account.provenance[name] = stamp
+            value = {**state["custom"], **value}
+        if is_new or state.get(name) != value:
+            setattr(account, name, value)
+            account.provenance[name] = source_id
     derive_account(account, lookups)
 
 
@@ -1132,6 +1192,7 @@ def _contacts_upsert(
     targets: dict[tuple[str, ...], Contact | None] = {}
     new_contacts: list[Contact] = []
     before: dict[int, dict[str, object]] = {}
+    before_derived: dict[int, dict[str, object]] = {}
     row_target: list[tuple[int, Contact]] = []
     tags: dict[int, list[str]] = {}  # id(contact) -> tag names
     for index, cleaned, key_, company_ref in prepared:
@@ -1210,6 +1271,7 @@ def _contacts_upsert(
                 targets[key_] = target
         elif target.pk is not None and target.pk not in before:
             before[target.pk] = _snapshot(target, CONTACT_AUDITED)
+            before_derived[target.pk] = _snapshot(target, _CONTACT_DERIVED)
         for name, holders in (("email", email_holder), ("external_id", external_holder)):
             if cleaned.get(name) and match_on != name:
                 holders[cleaned[name]] = target
@@ -1226,12 +1288,20 @@ def _contacts_upsert(
     insert_objects(new_contacts)
     history = _History()
     note = f"import #{import_job.pk}" if import_job is not None else ""
-    for contact in new_contacts:
-        _contact_history(
-            history, contact, None, actor=actor, via=via, at=now, consent_source=provenance.source, note=note
-        )
+    _created_contacts_history(
+        history,
+        new_contacts,
+        actor=actor,
+        via=via,
+        at=now,
+        consent_source=provenance.source,
+        note=note,
+        with_values=import_job is None,
+    )
     changed: list[Contact] = []
     by_pk = {c.pk: c for _, c in row_target if c.pk in before}
+    # Write back only the columns that changed: an UPDATE naming a column rewrites every index on it.
+    groups: dict[tuple[str, ...], list[Contact]] = {}
     for pk, snapshot in before.items():
         contact = by_pk[pk]
         if _contact_history(
@@ -1240,8 +1310,12 @@ def _contacts_upsert(
             contact.version += 1
             contact.updated_at = now
             changed.append(contact)
-    if changed:
-        update_objects(changed, CONTACT_UPDATED_COLUMNS)
+            state = contact.__dict__
+            columns = tuple(f for f in CONTACT_UPDATED_COLUMNS if f in snapshot and state[f] != snapshot[f])
+            derived = tuple(f for f, old in before_derived[pk].items() if state[f] != old)
+            groups.setdefault((*columns, *derived, "provenance", "version", "updated_at"), []).append(contact)
+    for columns, contacts in groups.items():
+        update_objects(contacts, columns)
     changed_ids = {c.pk for c in changed}
     by_object = {id(c): c for _, c in row_target}
     if tags:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 
 @db_task(retries=2, retry_delay=5)
@@ -19,3 +20,22 @@ def duplicates_scan_task(object_type: str) -> None:
     from rapport.contacts.duplicates import duplicates_scan
 
     duplicates_scan(object_type=object_type)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def imports_resume_stalled_task() -> None:
+    """Every five minutes, hand imports whose worker died back to the queue."""
+    from rapport.contacts.importing import imports_resume_stalled
+
+    imports_resume_stalled()
+
+
+@on_startup()
+def imports_resume_on_start() -> None:
+    """A worker that starts (after a crash or a deploy) picks up imports left unfinished."""
+    from django.db import close_old_connections
+
+    from rapport.contacts.importing import imports_resume_stalled
+
+    imports_resume_stalled()
+    close_old_connections()

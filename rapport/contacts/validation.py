@@ -395,21 +395,26 @@ def clean_tags(value: object, *, from_text: bool) -> list[str]:
     return tags
 
 
-def clean_consent(value: object, *, from_text: bool) -> dict[str, str]:
-    """Return ``{channel: status}`` for the channels given."""
+def clean_consent(value: object, *, from_text: bool, errors: list[FieldError]) -> dict[str, str]:
+    """Return ``{channel: status}`` for the channels given; problems go to ``errors`` as ``consent.<channel>``."""
     if not isinstance(value, Mapping):
-        raise ValueError('must be an object such as {"email": "granted"}.')
+        errors.append(FieldError("consent", 'must be an object such as {"email": "granted"}.'))
+        return {}
     result: dict[str, str] = {}
     channels = [c.value for c in ConsentChannel]
     for channel, status in value.items():
         if channel not in channels:
-            raise ValueError(f"{channel!r} is not a channel; use {', '.join(channels)}.")
+            errors.append(FieldError(f"consent.{channel}", f"is not a channel; use {', '.join(channels)}."))
+            continue
         if from_text and isinstance(status, str | int | bool):
             found = _CONSENT_WORDS.get(str(status).strip().lower())
         else:
             found = status if status in ConsentStatus.values else None
         if found is None:
-            raise ValueError(f"{channel}: {status!r} is not a consent status; use granted, denied or unknown.")
+            errors.append(
+                FieldError(f"consent.{channel}", f"{status!r} is not a consent status; use granted, denied or unknown.")
+            )
+            continue
         result[channel] = str(found)
     return result
 
@@ -456,7 +461,7 @@ def clean_contact(
             elif name == "tags":
                 out["tags"] = clean_tags(value, from_text=from_text)
             elif name == "consent":
-                out["consent"] = clean_consent(value, from_text=from_text)
+                out["consent"] = clean_consent(value, from_text=from_text, errors=errors)
             elif name == "custom":
                 continue
             else:

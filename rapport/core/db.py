@@ -280,3 +280,20 @@ def update_objects(objects: Sequence[Any], fields: Sequence[str]) -> None:
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+def statistics_refresh(tables: Sequence[str] = ()) -> None:
+    """Refresh the query planner's statistics after large writes (an import, the demo data).
+
+    Without statistics SQLite guesses, and for a rep's filtered list it may sort every visible row
+    instead of walking the name index. ``analysis_limit`` makes SQLite's ANALYZE sample each index, so
+    this takes milliseconds even at a million rows. PostgreSQL's autovacuum gets there eventually;
+    analysing at once means the first list after an import is already fast.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit=1000")
+            cursor.execute("ANALYZE")
+        elif connection.vendor == "postgresql":
+            quote = connection.ops.quote_name
+            cursor.execute("ANALYZE " + ", ".join(quote(t) for t in tables) if tables else "ANALYZE")

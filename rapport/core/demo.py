@@ -39,6 +39,7 @@ from rapport.contacts.services import (
     custom_field_save,
 )
 from rapport.contacts.validation import Lookups
+from rapport.core.db import statistics_refresh
 from rapport.core.errors import FieldError, RapportError, ValidationFailed, invalid
 from rapport.core.models import PartnerOrganisation, Role, Team, Territory, User, Via
 from rapport.core.services import territory_save, user_create
@@ -1339,6 +1340,7 @@ def demo_load(
         raise ValidationFailed(
             f"The demo data could not be loaded, and nothing was: {exc.message}", exc.errors
         ) from None
+    statistics_refresh()
     created_names = [u.username for u in USERS if u.username in {n.username for n in demo.new_users}]
     if created_names:
         _write_login(path, url, created_names[0], password)

@@ -23,3 +23,11 @@ def heartbeat_on_start() -> None:
 
     worker_heartbeat()
     close_old_connections()
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def statistics_refresh_nightly() -> None:
+    """Keep the query planner's statistics fresh as records accumulate."""
+    from rapport.core.db import statistics_refresh
+
+    statistics_refresh()

@@ -994,3 +994,40 @@ def test_a_file_that_breaks_the_encoding_its_bom_announces_is_refused(world, tmp
     assert caught.value.errors[0].message == (
         "The file says it is UTF-8 (with BOM) but contains bytes that are not; save it again as UTF-8 (with BOM)."
     )
+
+
+def test_imports_left_running_by_a_dead_worker_are_resumed(db, tmp_path, django_capture_on_commit_callbacks):
+    """Given a job stuck in 'running' for ten minutes, when the worker's resume task runs, it finishes the import."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from rapport.contacts.importing import import_job_create, imports_resume_stalled
+    from rapport.contacts.models import Contact, ImportJob
+
+    path = tmp_path / "stuck.csv"
+    path.write_text("Email,First Name\na@example.com,Ann\nb@example.com,Ben\n", encoding="utf-8")
+    job = import_job_create(
+        actor=None,
+        via="cli",
+        source_path=path,
+        original_name="stuck.csv",
+        object_type="contact",
+        mode="upsert",
+        match_on="email",
+        party="first",
+        party_name="",
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING,
+        mapping={"Email": "email", "First Name": "first_name"},
+        updated_at=timezone.now() - dt.timedelta(minutes=10),
+    )
+    fresh = ImportJob.objects.create(object_type="contact", file_path="x", original_name="x.csv", status="running")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert imports_resume_stalled() == 1
+    job.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (job.status, job.created) == (ImportJob.Status.DONE, 2)
+    assert fresh.status == ImportJob.Status.RUNNING
+    assert set(Contact.objects.values_list("email", flat=True)) == {"a@example.com", "b@example.com"}

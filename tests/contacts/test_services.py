@@ -532,3 +532,30 @@ def test_partner_role_requires_an_organisation(world):
 
     with pytest.raises(ValidationFailed):
         user_create(username="p2", role=Role.PARTNER)
+
+
+def test_resending_an_unchanged_value_keeps_its_original_source(world):
+    contact = services.contact_create(
+        actor=world.admin,
+        via=Via.IMPORT,
+        data={"email": "p@example.com", "city": "Oslo"},
+        provenance=services.Provenance(Party.THIRD, "ZoomInfo"),
+    )
+    first_source = contact.provenance["city"]
+    updated = services.contact_update(
+        actor=world.rep if contact.owner_id == world.rep.pk else world.admin,
+        via=Via.API,
+        contact_id=contact.pk,
+        data={"city": "Oslo", "job_title": "CTO"},
+    )
+    assert updated.provenance["city"] == first_source
+    assert updated.provenance["job_title"] != first_source
+    assert DataSource.objects.get(pk=updated.provenance["job_title"]).party == "first"
+
+
+def test_consent_problems_name_the_channel(world):
+    with pytest.raises(ValidationFailed) as caught:
+        services.contact_create(
+            actor=world.admin, via=Via.API, data={"last_name": "C", "consent": {"email": "maybe", "fax": "granted"}}
+        )
+    assert set(fields_of(caught.value)) == {"consent.email", "consent.fax"}

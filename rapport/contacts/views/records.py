@@ -523,7 +523,10 @@ def _bulk_action(
                 lambda ids: services.contacts_set_stage(actor=user, via=Via.PAGE, contact_ids=ids, stage=stage),
                 lambda n: f"Moved {n} to {label}.",
             )
-        return (lambda ids: _accounts_set_stage(user, ids, stage), lambda n: f"Moved {n} to {label}.")
+        return (
+            lambda ids: services.accounts_set_stage(actor=user, via=Via.PAGE, account_ids=ids, stage=stage),
+            lambda n: f"Moved {n} to {label}.",
+        )
     if action == "tag" and is_contact:
         tag = post.get("tag", "").strip()
         if not tag:
@@ -543,26 +546,6 @@ def _bulk_action(
             lambda n: f"Deleted {n}.",
         )
     return None
-
-
-def _accounts_set_stage(user: User, ids: Sequence[int], stage: str) -> int:
-    """Move accounts to a stage one by one through ``account_update`` (there is no bulk service yet)."""
-    if not can(user, "records.bulk_edit"):
-        raise Forbidden("Your role may not do this (records: bulk edit).")
-    if stage not in LifecycleStage.values:
-        raise ValidationFailed(
-            "The input is not valid.", [FieldError("lifecycle_stage", f"{stage!r} is not a lifecycle stage.")]
-        )
-    moved = 0
-    for account_id in ids:
-        try:
-            account = services.account_update(
-                actor=user, via=Via.PAGE, account_id=account_id, data={"lifecycle_stage": stage}
-            )
-        except NotFound:
-            continue  # not visible to the user: left alone, as the contact bulk services do
-        moved += account.lifecycle_stage == stage
-    return moved
 
 
 @login_required
