@@ -190,7 +190,7 @@ def _page(
     allowed: frozenset[str],
     orderings: Mapping[str, tuple[str, ...]],
     page: Callable[..., tuple[list[Any], str | None]],
-    filtered: Callable[[User, queries.ListFilters], Any],
+    counter: Callable[[User, queries.ListFilters], tuple[int, bool]],
     shape: Callable[[Any], dict[str, Any]],
 ) -> dict[str, Any]:
     _check_list_params(request, allowed)
@@ -200,7 +200,7 @@ def _page(
     rows, next_cursor = page(user, filters, cursor=params.cursor, limit=params.limit)
     body: dict[str, Any] = {"results": [shape(row) for row in rows], "next_cursor": next_cursor}
     if params.count:
-        body["count"], body["count_capped"] = queries.count_capped(filtered(user, filters))
+        body["count"], body["count_capped"] = counter(user, filters)
     return body
 
 
@@ -384,7 +384,7 @@ def contacts_list(request: HttpRequest, params: Query[ContactListParams]) -> dic
         allowed=CONTACT_LIST_PARAMS,
         orderings=queries.CONTACT_ORDERINGS,
         page=queries.contact_page,
-        filtered=queries.contacts_filtered,
+        counter=queries.contacts_count,
         shape=contact_out,
     )
 
@@ -531,7 +531,7 @@ def accounts_list(request: HttpRequest, params: Query[AccountListParams]) -> dic
         allowed=ACCOUNT_LIST_PARAMS,
         orderings=queries.ACCOUNT_ORDERINGS,
         page=queries.account_page,
-        filtered=queries.accounts_filtered,
+        counter=lambda user, filters: queries.count_capped(queries.accounts_filtered(user, filters)),
         shape=account_out,
     )
 

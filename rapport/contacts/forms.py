@@ -261,10 +261,18 @@ class ContactForm(RecordForm):
     source = forms.CharField(required=False, label="Source", help_text="Where the contact first came from.")
     tags = forms.CharField(required=False, label="Tags", help_text="Separate tags with commas.")
     external_id = forms.CharField(required=False, label="External id", help_text="The contact's id in another system.")
-    consent_email = forms.CharField(required=False, label="Email", widget=_select(ConsentStatus.choices))
-    consent_phone = forms.CharField(required=False, label="Phone", widget=_select(ConsentStatus.choices))
-    consent_sms = forms.CharField(required=False, label="SMS", widget=_select(ConsentStatus.choices))
-    consent_post = forms.CharField(required=False, label="Post", widget=_select(ConsentStatus.choices))
+    consent_email = forms.CharField(
+        required=False, label="Email", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+    )
+    consent_phone = forms.CharField(
+        required=False, label="Phone", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+    )
+    consent_sms = forms.CharField(
+        required=False, label="SMS", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+    )
+    consent_post = forms.CharField(
+        required=False, label="Post", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+    )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

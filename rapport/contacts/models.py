@@ -304,7 +304,20 @@ class Contact(TimeStampedModel):
         base_manager_name = "all_objects"
         indexes = [
             models.Index(fields=["last_name_key", "first_name_key", "id"], name="contact_name_idx"),
-            models.Index(fields=["first_name_key"], name="contact_first_name_idx", opclasses=["varchar_pattern_ops"]),
+            # Searches sort each branch's matches by name: covering, partial indexes let them do it
+            # from the index alone. PostgreSQL uses the pattern opclass for LIKE 'abc%'.
+            models.Index(
+                fields=["first_name_key", "last_name_key"],
+                name="contact_first_name_idx",
+                condition=Q(deleted_at__isnull=True),
+                opclasses=["varchar_pattern_ops", "varchar_ops"],
+            ),
+            models.Index(
+                fields=["email", "last_name_key", "first_name_key"],
+                name="contact_email_search_idx",
+                condition=Q(deleted_at__isnull=True) & ~Q(email=""),
+                opclasses=["varchar_pattern_ops", "varchar_ops", "varchar_ops"],
+            ),
             models.Index(fields=["phone"], name="contact_phone_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["owner", "last_name_key"], name="contact_owner_idx"),
             models.Index(fields=["country", "last_name_key"], name="contact_country_idx"),

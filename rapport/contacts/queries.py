@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -225,32 +225,77 @@ def _custom_q(filters: ListFilters, object_type: str) -> Q:
     return condition
 
 
-def search_contacts_q(q: str) -> Q:
-    """The condition for a search box entry: email, phone, or name/company/domain prefixes per word."""
+# A word matching more companies than this is too vague to look for contacts through their company.
+COMPANY_MATCH_LIMIT = 200
+
+
+def _word_conditions(word: str) -> list[Q]:
+    """The ways one search word can match a contact, each served by its own index."""
+    conditions = [
+        prefix_q("first_name_key", word),
+        prefix_q("last_name_key", word),
+        # NOT (email = '') repeats the partial indexes' condition, so they can serve the range.
+        prefix_q("email", word) & ~Q(email=""),
+    ]
+    accounts = list(
+        Account.objects.filter(prefix_q("name_key", word) | prefix_q("domain", word)).values_list("pk", flat=True)[
+            : COMPANY_MATCH_LIMIT + 1
+        ]
+    )
+    if accounts and len(accounts) <= COMPANY_MATCH_LIMIT:
+        conditions.append(Q(account_id__in=accounts))
+    return conditions
+
+
+def search_contacts_branches(q: str) -> tuple[list[Q], Q]:
+    """A search box entry as alternative conditions plus one condition they all share.
+
+    An email (with ``@``) or a phone number is one condition. Words each match a name, email, company
+    or domain prefix: the longest word's alternatives become the branches (each answered through its own
+    index) and every other word must match too. Pages fetch branch by branch (see ``keyset_page``).
+    """
     text = q.strip()
     if not text:
-        return Q()
+        return [], Q()
     if "@" in text:
-        # NOT (email = '') repeats the unique index's condition, so that partial index serves the range.
-        return prefix_q("email", text.lower().removeprefix("mailto:")) & ~Q(email="")
+        return [prefix_q("email", text.lower().removeprefix("mailto:")) & ~Q(email="")], Q()
     digits = "".join(_DIGITS.findall(text))
     if len(digits) >= 4 and not re.search(r"[a-zA-Z]", text):
         if text.lstrip().startswith("+"):
-            return prefix_q("phone", "+" + digits)
+            return [prefix_q("phone", "+" + digits)], Q()
         try:
-            return Q(phone=normalise.phone(text, settings.DEFAULT_PHONE_REGION)) | prefix_q("phone", "+" + digits)
+            exact = normalise.phone(text, settings.DEFAULT_PHONE_REGION)
         except ValueError:
-            return prefix_q("phone", "+" + digits)
+            return [prefix_q("phone", "+" + digits)], Q()
+        return [Q(phone=exact), prefix_q("phone", "+" + digits)], Q()
+    words = normalise.key(text).split()[:5]
+    if not words:
+        return [], Q()
+    leading = max(words, key=len)
+    rest = Q()
+    for word in words:
+        if word is not leading:
+            either = Q()
+            for condition in _word_conditions(word):
+                either |= condition
+            rest &= either
+    return _word_conditions(leading), rest
+
+
+def _any_of(branches: list[Q]) -> Q:
+    """Branches joined with OR as ``pk IN (subquery)`` terms, which both databases answer index by index."""
     condition = Q()
-    for word in normalise.key(text).split()[:5]:
-        accounts = Account.objects.filter(prefix_q("name_key", word) | prefix_q("domain", word)).values("pk")
-        condition &= (
-            prefix_q("first_name_key", word)
-            | prefix_q("last_name_key", word)
-            | (prefix_q("email", word) & ~Q(email=""))
-            | Q(account_id__in=accounts)
-        )
+    for branch in branches:
+        condition |= Q(pk__in=Contact.objects.filter(branch).values("pk"))
     return condition
+
+
+def search_contacts_q(q: str) -> Q:
+    """The whole condition for a search box entry (for counts, exports and bulk actions)."""
+    branches, rest = search_contacts_branches(q)
+    if not branches:
+        return Q()
+    return (_any_of(branches) if len(branches) > 1 else branches[0]) & rest
 
 
 def search_accounts_q(q: str) -> Q:
@@ -314,11 +359,21 @@ def accounts_filtered(user: User | None, filters: ListFilters) -> QuerySet[Accou
 
 
 def contact_page(
-    user: User, filters: ListFilters, *, cursor: str | None = None, limit: int = 50
+    user: User | None, filters: ListFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Contact], str | None]:
-    """One page of the contact list, with owner, account and tags loaded in a fixed number of queries."""
-    contacts = contacts_filtered(user, filters).select_related("owner", "account").prefetch_related("tags")
-    return keyset_page(contacts, CONTACT_ORDERINGS[filters.ordering], cursor, limit)
+    """One page of the contact list, with owner, account and tags loaded in a fixed number of queries.
+
+    A search is answered branch by branch (see ``search_contacts_branches``) so that it stays fast at a
+    million contacts, whatever the words match.
+    """
+    if filters.q and filters.ordering in ("name", "-name"):
+        branches, rest = search_contacts_branches(filters.q)
+        contacts = contacts_filtered(user, replace(filters, q="")).filter(rest)
+    else:
+        branches = []
+        contacts = contacts_filtered(user, filters)
+    contacts = contacts.select_related("owner", "account").prefetch_related("tags")
+    return keyset_page(contacts, CONTACT_ORDERINGS[filters.ordering], cursor, limit, branches=branches)
 
 
 def account_page(
@@ -332,6 +387,24 @@ def account_page(
 # Lists count matching rows up to this many and then say "10,000+": an exact count of a million
 # filtered rows costs more than the whole page, and nobody pages through ten thousand rows.
 COUNT_CAP = 10_000
+
+
+# A search says "1,000+" sooner: counting every contact named Anna is of no use to anyone.
+SEARCH_COUNT_CAP = 1_000
+
+
+def contacts_count(user: User | None, filters: ListFilters) -> tuple[int, bool]:
+    """How many contacts match the filters, capped (``(count, capped)``); searches count branch by branch."""
+    if not filters.q:
+        return count_capped(contacts_filtered(user, filters))
+    branches, rest = search_contacts_branches(filters.q)
+    base = contacts_filtered(user, replace(filters, q="")).filter(rest).order_by()
+    found: set[int] = set()
+    for branch in branches:
+        found.update(base.filter(branch).values_list("pk", flat=True)[: SEARCH_COUNT_CAP + 1])
+        if len(found) > SEARCH_COUNT_CAP:
+            break
+    return min(len(found), SEARCH_COUNT_CAP), len(found) > SEARCH_COUNT_CAP
 
 
 def count_capped(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
@@ -350,12 +423,7 @@ def global_search(user: User, q: str, limit: int = 8) -> dict[str, list[Any]]:
     text = q.strip()
     if len(text) < 2:
         return {"contacts": [], "accounts": []}
-    contacts = list(
-        Contact.objects.visible_to(user)
-        .filter(search_contacts_q(text))
-        .select_related("account")
-        .order_by("last_name_key", "first_name_key", "id")[:limit]
-    )
+    contacts, _ = contact_page(user, ListFilters(q=text), limit=limit)
     accounts = (
         list(Account.objects.visible_to(user).filter(search_accounts_q(text)).order_by("name_key", "id")[:limit])
         if "@" not in text

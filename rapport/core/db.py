@@ -48,33 +48,72 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
 
 
 def keyset_page(
-    queryset: QuerySet[Any], order: Sequence[str], cursor: str | None, limit: int
+    queryset: QuerySet[Any],
+    order: Sequence[str],
+    cursor: str | None,
+    limit: int,
+    *,
+    branches: Sequence[Q] = (),
 ) -> tuple[list[Any], str | None]:
     """Return one page of ``queryset`` ordered by ``order`` (ending with a unique field) after ``cursor``.
 
     ``order`` holds field names, each optionally prefixed with ``-``; all must share one direction so
     that a single index serves the page. The next cursor encodes the last row's values.
+
+    ``branches`` are alternative conditions (a search's "first name starts with" OR "last name starts
+    with" OR ...). A single query with such an OR lets the planner walk the ordering index until enough
+    rows match, which at a million rows can mean reading half the table. Instead each branch finds its
+    own first page through its own index, sorted by an expression so the ordering index can't be chosen,
+    and one last query orders the few candidates: the union's first page is among the branches' ones.
     """
     descending = order[0].startswith("-")
     fields = [f.lstrip("-") for f in order]
     if cursor:
         values = decode_cursor(cursor, len(fields))
         _check_cursor_values(queryset.model, fields, values)
-        op = "lt" if descending else "gt"
-        condition = Q()
-        for i, name in enumerate(fields):
-            step = Q(**{f"{name}__{op}": values[i]})
-            for j in range(i):
-                step &= Q(**{fields[j]: values[j]})
-            condition |= step
-        queryset = queryset.filter(condition)
-    rows = list(queryset.order_by(*order)[: limit + 1])
+        queryset = queryset.filter(_after(fields, values, descending))
+    if len(branches) > 1:
+        unindexed = [_unindexed(name, descending) for name in fields]
+        candidates: set[Any] = set()
+        for branch in branches:
+            found = queryset.filter(branch).order_by(*unindexed).values_list("pk", flat=True)[: limit + 1]
+            candidates.update(found)
+        rows = list(queryset.filter(pk__in=candidates).order_by(*unindexed)[: limit + 1])
+    else:
+        if branches:
+            queryset = queryset.filter(branches[0])
+        rows = list(queryset.order_by(*order)[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor([_value(last, name) for name in fields])
     return rows, next_cursor
+
+
+def _after(fields: Sequence[str], values: Sequence[Any], descending: bool) -> Q:
+    """Rows after the cursor's values in the ordering: (a, b, id) > (va, vb, vid), spelled out."""
+    op = "lt" if descending else "gt"
+    condition = Q()
+    for i, name in enumerate(fields):
+        step = Q(**{f"{name}__{op}": values[i]})
+        for j in range(i):
+            step &= Q(**{fields[j]: values[j]})
+        condition |= step
+    return condition
+
+
+def _unindexed(name: str, descending: bool) -> Any:
+    """Order by a column through an expression no index matches (text ``|| ''``, numbers ``+ 0``)."""
+    from django.db.models import CharField, F, Func, Value
+
+    if name == "id" or name.endswith("_id"):
+        expression: Any = F(name) + 0
+    elif name.endswith("_at"):
+        return F(name).desc() if descending else F(name).asc()
+    else:
+        expression = Func(F(name), Value(""), arg_joiner=" || ", template="(%(expressions)s)", output_field=CharField())
+    return expression.desc() if descending else expression.asc()
 
 
 MAX_ID = 2**63 - 1

@@ -272,15 +272,27 @@ def test_paging_keeps_the_sort_order_and_filters(world, logged_in):
 
 
 def test_count_says_plus_when_capped(world, logged_in, monkeypatch):
-    from rapport.contacts.queries import count_capped
-    from rapport.contacts.views import records
+    from rapport.contacts import queries
 
-    monkeypatch.setattr(records, "count_capped", lambda queryset: count_capped(queryset, cap=5))
+    monkeypatch.setattr(queries, "COUNT_CAP", 5)
+    monkeypatch.setattr(queries.count_capped, "__defaults__", (5,))
     make_contacts(world, 7)
 
     response = logged_in(world.admin).get(LIST)
 
     assert '<span class="num">5+</span> contacts' in response.content.decode()
+
+
+def test_search_count_says_plus_when_capped(world, logged_in, monkeypatch):
+    from rapport.contacts import queries
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 3)
+    for n in range(5):
+        ContactFactory(first_name=f"Anna{n}", last_name="Zed")
+
+    response = logged_in(world.admin).get(LIST, {"q": "anna"})
+
+    assert '<span class="num">3+</span> contacts' in response.content.decode()
 
 
 def test_columns_come_from_the_url(world, logged_in):
@@ -962,3 +974,11 @@ def test_account_picker_suggests_only_visible_accounts(world, logged_in):
     )
 
     assert re.findall(r'data-name="([^"]+)"', html) == ["Acme Shared"]
+
+
+def test_new_contact_form_starts_with_unknown_consent_on_every_channel(world, logged_in):
+    """Given a blank form, every consent select shows 'Unknown', so saving it grants nothing."""
+    html = logged_in(world.admin).get(reverse("contacts:contact_create")).content.decode()
+    for channel in ("email", "phone", "sms", "post"):
+        select = re.search(rf'<select[^>]*name="consent_{channel}".*?</select>', html, re.S).group(0)
+        assert re.findall(r'<option value="(\w+)"[^>]*selected', select) == ["unknown"], channel

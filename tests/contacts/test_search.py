@@ -137,9 +137,9 @@ def test_search_runs_a_fixed_number_of_queries(world, logged_in, count, django_a
         ContactFactory(first_name=f"Um{i}", first_name_key=f"um{i}", account=account)
     client = logged_in(world.rep)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(12):
         client.get(SEARCH, {"q": "um"}, headers={"HX-Request": "true"})
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(12):
         client.get(SEARCH, {"q": "um"})
 
 

@@ -56,6 +56,7 @@ from rapport.contacts.queries import (
     accounts_filtered,
     audit_history,
     contact_page,
+    contacts_count,
     contacts_filtered,
     count_capped,
     global_search,
@@ -327,8 +328,10 @@ def _list_context(request: HttpRequest, object_type: str) -> dict[str, Any]:
             next_cursor = _cursor_for(rows[-1], order)
         if rows and has_previous:
             previous_cursor = _cursor_for(rows[0], order)
-        counted = contacts_filtered(user, filters) if is_contact else accounts_filtered(user, filters)
-        count, capped = count_capped(counted)
+        if is_contact:
+            count, capped = contacts_count(user, filters)
+        else:
+            count, capped = count_capped(accounts_filtered(user, filters))
     internal = user.role != Role.PARTNER
     users = owner_choices()[1:] if internal else []
     user_names = dict(users)
@@ -1025,7 +1028,9 @@ def contact_create(request: HttpRequest) -> HttpResponse:
             return _contact_form_page(request, form, None, duplicate=duplicate)
         messages.success(request, f"Created {contact}.")
         return redirect(contact)
-    initial: dict[str, Any] = {"lifecycle_stage": LifecycleStage.LEAD, "consent_email": ConsentStatus.UNKNOWN}
+    # Consent starts unknown on every channel: nobody has agreed to anything yet.
+    initial: dict[str, Any] = {"lifecycle_stage": LifecycleStage.LEAD}
+    initial.update({f"consent_{c.value}": ConsentStatus.UNKNOWN for c in ConsentChannel})
     if user.role in (Role.SALES_REP, Role.SALES_MANAGER):
         initial["owner_id"] = user.pk
     if _as_id(request.GET.get("account")) is not None:
