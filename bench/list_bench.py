@@ -9,6 +9,7 @@ import os
 import random
 import sys
 import time
+from urllib.parse import quote
 
 import django
 
@@ -92,7 +93,10 @@ def populate(contacts: int, seed: int = 5) -> dict:
                 )
             )
         with transaction.atomic():
-            insert_objects(batch, batch_size=1000)
+            if connection.vendor == "postgresql":
+                copy_objects(batch)
+            else:
+                insert_objects(batch, batch_size=1000)
     vip = Tag.objects.create(name="vip", key="vip")
     with transaction.atomic():
         ids = list(Contact.objects.order_by("pk").values_list("pk", flat=True)[::20])
@@ -108,6 +112,23 @@ def populate(contacts: int, seed: int = 5) -> dict:
         "token": secret,
         "rep_token": rep_secret,
     }
+
+
+def copy_objects(objects: list) -> None:
+    """PostgreSQL's fastest way in (COPY), for setting the benchmark up; not what is measured."""
+    import json as jsonlib
+
+    meta = objects[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(f.column for f in fields)
+    json_columns = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor, cursor.copy(f"COPY {meta.db_table} ({columns}) FROM STDIN") as copy:
+        for obj in objects:
+            row = [getattr(obj, f.attname) for f in fields]
+            for i in json_columns:
+                row[i] = jsonlib.dumps(row[i])
+            copy.write_row(row)
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -138,6 +159,11 @@ def main() -> None:
     )
     prefixes = [normalise.key(name)[:4] for name in LAST]
 
+    def email_prefix() -> str:
+        """What someone types to find a contact by email: the address up to and including the @."""
+        email = rng.choice(sample_emails)
+        return email[: email.index("@") + 1]
+
     api, api_rep, page = Client(), Client(), Client()
     api_headers = {"Authorization": f"Bearer {facts['token']}"}
     rep_headers = {"Authorization": f"Bearer {facts['rep_token']}"}
@@ -152,9 +178,7 @@ def main() -> None:
         "api_filtered_sorted": lambda: get(
             api, f"/api/v1/contacts?country={rng.choice(COUNTRY_CODES)}&stage=lead&ordering=name&limit=50", api_headers
         ),
-        "api_search_email": lambda: get(
-            api, f"/api/v1/contacts?q={rng.choice(sample_emails)[:8]}&limit=50", api_headers
-        ),
+        "api_search_email": lambda: get(api, f"/api/v1/contacts?q={quote(email_prefix())}&limit=50", api_headers),
         "api_search_name": lambda: get(api, f"/api/v1/contacts?q={rng.choice(prefixes)}&limit=50", api_headers),
         "api_filtered_sorted_as_rep": lambda: get(
             api_rep, f"/api/v1/contacts?country={rng.choice(COUNTRY_CODES)}&ordering=name&limit=50", rep_headers
@@ -162,7 +186,7 @@ def main() -> None:
         "page_filtered_sorted": lambda: get(
             page, f"/contacts/?country={rng.choice(COUNTRY_CODES)}&stage=lead&ordering=name"
         ),
-        "page_search_email": lambda: get(page, f"/contacts/?q={rng.choice(sample_emails)[:8]}"),
+        "page_search_email": lambda: get(page, f"/contacts/?q={quote(email_prefix())}"),
         "page_search_name": lambda: get(page, f"/contacts/?q={rng.choice(prefixes)}"),
     }
     results = {}
@@ -195,11 +219,11 @@ def main() -> None:
         ),
         "search_email": lambda: (
             lambda p: raw_query(
-                f"SELECT {columns} FROM contacts_contact WHERE deleted_at IS NULL AND email >= ? AND email < ? "
-                "ORDER BY email LIMIT 51",
+                f"SELECT {columns} FROM contacts_contact WHERE deleted_at IS NULL AND email >= ? AND email < ? AND NOT (email = '') "
+                "ORDER BY last_name_key, first_name_key, id LIMIT 51",
                 [p, upper(p)],
             )
-        )(rng.choice(sample_emails)[:8]),
+        )(email_prefix()),
         "search_name": lambda: (
             lambda p: raw_query(
                 f"SELECT {columns} FROM contacts_contact WHERE deleted_at IS NULL AND last_name_key >= ? AND last_name_key < ? "

@@ -33,7 +33,9 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         found = token_authenticate(token)
         if found is None:
-            return None
+            # A bad token is an error even when a session cookie came along: falling back to the
+            # session would make a revoked token keep working in a logged-in browser.
+            raise AuthenticationError()
         request.api_token = found  # type: ignore[attr-defined]
         request.user = found.user
         return found.user

@@ -117,6 +117,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads (imports) are streamed to the data directory, never held in memory.
 MEDIA_ROOT = DATA_DIR / "uploads"
+# Uploads are never served as files: imports are downloaded through views that check access. A URL
+# that nothing routes to keeps Django's test server from serving MEDIA_ROOT at "/".
+MEDIA_URL = "/uploads-are-not-served/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000

@@ -44,7 +44,7 @@ from rapport.contacts.services import (
 )
 from rapport.contacts.validation import Lookups, clean_account, clean_contact
 from rapport.core.access import require
-from rapport.core.db import statistics_refresh
+from rapport.core.db import bulk_writes, statistics_refresh
 from rapport.core.errors import FieldError, NotFound, RapportError, ValidationFailed, invalid
 from rapport.core.models import Role, User, Via
 
@@ -148,6 +148,43 @@ def import_targets(*, object_type: str, custom_fields: Iterable[CustomField] | N
         targets += [Target(f"consent.{c.value}", f"{c.label} consent", "Consent") for c in ConsentChannel]
     targets += [Target(f"custom.{f.key}", f.label, "Custom fields") for f in custom_fields]
     return targets
+
+
+# Service messages that read as the end of a sentence whose subject is the field ("is required.").
+_PREDICATES = ("is ", "are ", "must ", "can't ", "cannot ", "has ", "does ", "should ")
+_PLAIN_LABELS = {"consent": "Consent", "custom": "Custom fields", "owner_id": "Owner"}
+
+
+def problem_labels(*, object_type: str, custom_fields: Iterable[CustomField] | None = None) -> dict[str, str]:
+    """What to call each field a row's problem can name, as a person reads it: ``email`` → "Email",
+    ``consent.email`` → "Email consent", ``custom.<key>`` → the custom field's label.
+
+    Targets' hints in brackets ("Owner (username, email or name)") are left out.
+    """
+    labels = dict(_PLAIN_LABELS)
+    for target in import_targets(object_type=object_type, custom_fields=custom_fields):
+        labels[target.name] = (
+            re.sub(r"\s*\(.*\)$", "", target.label) if target.group != "Custom fields" else target.label
+        )
+    return labels
+
+
+def problem_text(error: FieldError, labels: Mapping[str, str]) -> str:
+    """One problem as a sentence that names the field by its label ("Email: 'x' is not a valid email address")."""
+    message = error.message.strip()
+    if not error.field:
+        return message
+    label = labels.get(error.field) or error.field.replace("_", " ").replace(".", " ").capitalize()
+    if message.startswith(label) or message[:1].isupper():
+        return message  # a sentence of its own: "Industry is required.", "An account needs a name."
+    if message.startswith(_PREDICATES):
+        return f"{label} {message}"
+    return f"{label}: {message}"
+
+
+def problems_text(errors: Iterable[FieldError], labels: Mapping[str, str]) -> str:
+    """A row's problems as one line, for the rejected-rows file."""
+    return "; ".join(problem_text(e, labels) for e in errors)
 
 
 def _header_key(text: str) -> str:
@@ -1069,6 +1106,7 @@ def import_preview(*, job: ImportJob, limit: int = 50) -> Preview:
     builder = _RowBuilder(job, _Owners())
     _, records = _first_records(job, limit)
     contacts = job.object_type == ObjectType.CONTACT
+    labels = problem_labels(object_type=job.object_type, custom_fields=lookups.custom_fields.values())
     rows: list[PreviewRow] = []
     new_records = job.mode != ImportJob.Mode.UPDATE
     for line, cells in records:
@@ -1105,13 +1143,18 @@ def import_preview(*, job: ImportJob, limit: int = 50) -> Preview:
             for key_, definition in lookups.custom_fields.items():
                 if definition.required and custom.get(key_) in (None, "", []):
                     problems.append(FieldError(f"custom.{key_}", f"{definition.label} is required."))
-        rows.append(_preview_row(job, line, cells, cleaned, problems))
+        rows.append(_preview_row(job, line, cells, cleaned, problems, labels))
     ignored = [h for h in job.headers if h not in job.mapping]
     return Preview(rows=rows, problem_rows=sum(1 for r in rows if r.problems), ignored=ignored)
 
 
 def _preview_row(
-    job: ImportJob, line: int, cells: Sequence[str], cleaned: Mapping[str, Any], problems: list[FieldError]
+    job: ImportJob,
+    line: int,
+    cells: Sequence[str],
+    cleaned: Mapping[str, Any],
+    problems: list[FieldError],
+    labels: Mapping[str, str],
 ) -> PreviewRow:
     index = {header: i for i, header in enumerate(job.headers)}
     by_field: dict[str, str] = {}
@@ -1136,8 +1179,7 @@ def _preview_row(
         if not problem and target.startswith("consent."):
             problem = by_field.get("consent", "")
         preview_cells.append(PreviewCell(header=header, target=target, value=_display(value), problem=problem))
-    messages = [f"{p.field}: {p.message}" if p.field else p.message for p in problems]
-    return PreviewRow(line=line, cells=preview_cells, problems=messages)
+    return PreviewRow(line=line, cells=preview_cells, problems=[problem_text(p, labels) for p in problems])
 
 
 def import_job_delete(*, actor: User | None, job_id: int) -> None:
@@ -1308,7 +1350,8 @@ def _run(job_id: int, on_progress: ProgressCallback | None, *, dry_run: bool = F
         import_mapping_check(
             object_type=job.object_type, headers=job.headers, mapping=job.mapping, mode=job.mode, match_on=job.match_on
         )
-        _stream(job, on_progress)
+        with bulk_writes():
+            _stream(job, on_progress)
     except _Superseded:
         return ImportJob.objects.get(pk=job_id)
     except RapportError as exc:
@@ -1355,6 +1398,7 @@ def _stream(job: ImportJob, on_progress: ProgressCallback | None) -> None:
     lookups = Lookups.load(actor=actor, object_type=job.object_type)
     builder = _RowBuilder(job, _Owners())
     rejects = _Rejects(job)
+    labels = problem_labels(object_type=job.object_type, custom_fields=lookups.custom_fields.values())
     provenance = Provenance(job.party, job.party_name or f"import #{job.pk}: {job.original_name}"[:200])
     upsert = contacts_upsert_batch if job.object_type == ObjectType.CONTACT else accounts_upsert_batch
     # Nothing committed yet means starting from the top, whatever the byte count says.
@@ -1393,7 +1437,9 @@ def _stream(job: ImportJob, on_progress: ProgressCallback | None) -> None:
             for outcome in outcomes:
                 counts.add(outcome.status)
                 if outcome.status == RowStatus.REJECTED:
-                    rejected.append((cells_by_line[outcome.index], outcome.index, outcome.reason))
+                    rejected.append(
+                        (cells_by_line[outcome.index], outcome.index, problems_text(outcome.errors, labels))
+                    )
             counts.rejected += len(batch) - len(rows)
             counts.rows = len(batch)
             rejected.sort(key=lambda r: r[1])

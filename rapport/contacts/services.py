@@ -148,7 +148,7 @@ def _diff(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str
 def _default_provenance(actor: User | None, via: str, provenance: Provenance | None) -> Provenance:
     if provenance is not None:
         return provenance
-    who = actor.username if actor is not None else "system"
+    who = actor.display_name if actor is not None else "system"
     return Provenance(Party.FIRST, f"{Via(via).label}: {who}")
 
 
@@ -232,16 +232,18 @@ def _apply_contact(
     re-sent unchanged value keeps the provenance of whoever supplied it first.
     """
     state = contact.__dict__
-    is_new = contact.pk is None
-    provenance = contact.provenance
+    is_new = state["id"] is None
+    provenance = state["provenance"]
     for name, value in cleaned.items():
         if name in ("tags", "consent"):
             continue
         if name == "custom":
             value = {**state["custom"], **value}
         if is_new or state.get(name) != value:
-            setattr(contact, name, value)
-            if name in CONTACT_DIRECT and name != "seniority_manual":
+            # Every cleaned name is a concrete column's attribute name: set it without the descriptor.
+            state[name] = value
+            # A new record credits the source only with the values it actually gave.
+            if name in CONTACT_DIRECT and name != "seniority_manual" and (value or not is_new):
                 provenance[name] = source_id
     for channel, status in cleaned.get("consent", {}).items():
         name = f"consent_{channel}"
@@ -688,7 +690,8 @@ def _apply_account(account: Account, cleaned: Mapping[str, Any], *, lookups: Loo
             value = {**state["custom"], **value}
         if is_new or state.get(name) != value:
             setattr(account, name, value)
-            account.provenance[name] = source_id
+            if value or not is_new:
+                account.provenance[name] = source_id
     derive_account(account, lookups)
 
 
@@ -701,10 +704,15 @@ def _account_history(
     via: str,
     at: dt.datetime,
     note: str = "",
+    with_values: bool = True,
 ) -> bool:
+    """Queue audit and lifecycle rows for one account's change; return whether anything changed.
+
+    ``with_values=False`` records a creation without repeating its values (see ``_created_contacts_history``).
+    """
     after = _snapshot(account, ACCOUNT_AUDITED)
     if before is None:
-        changes = {f: [None, v] for f, v in after.items() if v not in ("", None, {})}
+        changes = {f: [None, v] for f, v in after.items() if v not in ("", None, {})} if with_values else {}
         action, old_stage = AuditEntry.Action.CREATE, ""
     else:
         changes = _diff(before, after)
@@ -1031,14 +1039,16 @@ def _reject(index: int, message: str, field_name: str = "") -> RowOutcome:
 def _new_record_errors(cleaned: Mapping[str, Any], lookups: Lookups, *, contact: bool) -> list[FieldError]:
     """What a new record lacks that an update may leave out: a name (or email/phone) and required custom fields."""
     errors: list[FieldError] = []
-    if contact and not any(cleaned.get(f) for f in ("first_name", "last_name", "email", "phone")):
+    get = cleaned.get
+    if contact and not (get("first_name") or get("last_name") or get("email") or get("phone")):
         errors.append(FieldError("", "A contact needs at least a name, an email address or a phone number."))
-    if not contact and not cleaned.get("name"):
+    if not contact and not get("name"):
         errors.append(FieldError("name", "An account needs a name."))
-    custom = cleaned.get("custom", {})
-    for key_, definition in lookups.custom_fields.items():
-        if definition.required and custom.get(key_) in (None, "", []):
-            errors.append(FieldError(f"custom.{key_}", f"{definition.label} is required."))
+    if lookups.custom_fields:
+        custom = get("custom", {})
+        for key_, definition in lookups.custom_fields.items():
+            if definition.required and custom.get(key_) in (None, "", []):
+                errors.append(FieldError(f"custom.{key_}", f"{definition.label} is required."))
     return errors
 
 
@@ -1398,7 +1408,9 @@ def _accounts_for_companies(
         history = _History()
         note = f"import #{import_job.pk}" if import_job is not None else ""
         for account in created:
-            _account_history(history, account, None, actor=actor, via=via, at=now, note=note)
+            _account_history(
+                history, account, None, actor=actor, via=via, at=now, note=note, with_values=import_job is None
+            )
             found[account.name_key] = account.pk
         history.save()
     return found
@@ -1574,7 +1586,9 @@ def _accounts_upsert(
     history = _History()
     note = f"import #{import_job.pk}" if import_job is not None else ""
     for account in new_accounts:
-        _account_history(history, account, None, actor=actor, via=via, at=now, note=note)
+        _account_history(
+            history, account, None, actor=actor, via=via, at=now, note=note, with_values=import_job is None
+        )
     changed: list[Account] = []
     by_pk = {a.pk: a for _, a in row_target}
     for pk, snapshot in before.items():

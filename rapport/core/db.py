@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Q, QuerySet
 from django.db.models.base import ModelState
 
@@ -336,3 +337,30 @@ def statistics_refresh(tables: Sequence[str] = ()) -> None:
         elif connection.vendor == "postgresql":
             quote = connection.ops.quote_name
             cursor.execute("ANALYZE " + ", ".join(quote(t) for t in tables) if tables else "ANALYZE")
+
+
+@contextmanager
+def bulk_writes() -> Iterator[None]:
+    """Around a long run of write transactions (an import), fold SQLite's write-ahead log back once at
+    the end instead of at every commit that finds it over the auto-checkpoint size.
+
+    Each checkpoint syncs the database file to disk; during an import that is most of the time spent
+    committing. Other connections keep their own setting, and readers are unaffected.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        previous = cursor.fetchone()[0]
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(previous)}")
+            # A checkpoint can't run inside a transaction, and is best effort: the next commit of any
+            # connection checkpoints anyway.
+            if not connection.in_atomic_block:
+                with suppress(OperationalError):
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from rapport.core import forms, services
@@ -59,6 +60,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Change one's own password."""
 
     template_name = "core/password_change.html"
+    form_class = forms.PasswordForm
     success_url = reverse_lazy("dashboard")
 
     def form_valid(self, form: Any) -> HttpResponse:
@@ -94,12 +96,20 @@ def settings_home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/settings.html", {"can_manage": can(request.user, "settings.manage")})
 
 
+# The session key that carries a new token's secret across the redirect after creating it, once.
+NEW_SECRET_KEY = "new_api_token_secret"  # noqa: S105 - a session key name, not a secret
+
+
 @login_required
+@never_cache  # the page may show a secret: no copy of it in any cache
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    """The user's own API tokens: create (shown once) and revoke."""
+    """The user's own API tokens: create (the secret shown once) and revoke.
+
+    A created token redirects (POST/redirect/GET), so reloading the page can't create a second one;
+    the secret rides in the session to the next page view, which removes it.
+    """
     user = request.user
-    new_secret = None
     form = forms.TokenForm(request.POST or None)
     if request.method == "POST":
         if "revoke" in request.POST:
@@ -111,7 +121,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             return redirect("tokens")
         if form.is_valid():
             try:
-                _, new_secret = services.token_create(
+                _, secret = services.token_create(
                     user=user,  # type: ignore[arg-type]
                     scope=form.cleaned_data["scope"],
                     name=form.cleaned_data["name"],
@@ -119,12 +129,14 @@ def tokens(request: HttpRequest) -> HttpResponse:
                     actor=user,  # type: ignore[arg-type]
                     via=Via.PAGE,
                 )
-                form = forms.TokenForm()
             except RapportError as exc:
                 form.add_error(None, str(exc))
+            else:
+                request.session[NEW_SECRET_KEY] = secret
+                return redirect("tokens")
     context = {
         "form": form,
-        "new_secret": new_secret,
+        "new_secret": request.session.pop(NEW_SECRET_KEY, None) if request.method == "GET" else None,
         "tokens": ApiToken.objects.filter(user=user).order_by("-created_at"),
     }
     return render(request, "core/tokens.html", context)

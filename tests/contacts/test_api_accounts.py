@@ -93,7 +93,7 @@ def test_create_normalises_values_and_answers_the_whole_account(world, api_for):
         "custom": {},
         "version": 1,
     }
-    assert (body["provenance"]["domain"]["party"], body["provenance"]["domain"]["source"]) == ("first", "API: admin")
+    assert (body["provenance"]["domain"]["party"], body["provenance"]["domain"]["source"]) == ("first", "API: Admin")
     assert AuditEntry.objects.get(object_type="account", object_id=account.pk).via == "api"
     assert list(LifecycleChange.objects.filter(account=account).values_list("from_stage", "to_stage")) == [
         ("", "customer")

@@ -116,7 +116,7 @@ def test_create_normalises_values_derives_seniority_and_records_history(world, a
     # The rep's DACH territory covers Germany.
     assert body["territory_id"] == world.rep.territories.get().pk
     assert body["provenance"]["email"]["party"] == "first"
-    assert body["provenance"]["email"]["source"] == "API: admin"
+    assert body["provenance"]["email"]["source"] == "API: Admin"
     assert body["provenance"]["email"]["via"] == "api"
     assert set(body["provenance"]) == {
         "first_name",
@@ -175,7 +175,7 @@ def test_provenance_header_records_a_third_party_source_for_the_fields_written(w
 
     provenance = response.json()["provenance"]
     assert (provenance["job_title"]["party"], provenance["job_title"]["source"]) == ("third", "ZoomInfo")
-    assert (provenance["first_name"]["party"], provenance["first_name"]["source"]) == ("first", "API: admin")
+    assert (provenance["first_name"]["party"], provenance["first_name"]["source"]) == ("first", "API: Admin")
 
 
 def test_provenance_header_names_a_second_party_partner_on_create(world, api_for):

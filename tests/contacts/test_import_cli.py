@@ -71,7 +71,7 @@ def test_importing_a_csv_prints_the_mapping_the_summary_and_the_rejected_rows_fi
     assert sorted(Contact.objects.values_list("email", flat=True)) == ["ada@example.org", "cy@example.org"]
     assert (job.via, job.created_by, job.status) == ("cli", None, ImportJob.Status.DONE)
     assert rejects.read_text(encoding="utf-8-sig").splitlines()[1] == (
-        "not-an-email,Bob,,3,email: 'not-an-email' is not a valid email address: An email address must have an @-sign."
+        "not-an-email,Bob,,3,Email: 'not-an-email' is not a valid email address: An email address must have an @-sign."
     )
 
 

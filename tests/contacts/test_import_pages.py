@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ def test_the_whole_wizard_from_upload_to_summary_and_rejected_rows(
             "",
             "blue",
             "3",
-            "email: 'not-an-email' is not a valid email address: An email address must have an @-sign.",
+            "Email: 'not-an-email' is not a valid email address: An email address must have an @-sign.",
         ],
     ]
 
@@ -331,3 +332,73 @@ def test_a_stalled_import_offers_to_carry_on(world, logged_in, tmp_path, django_
     assert "the background worker may have stopped" in page.content.decode()
     job.refresh_from_db()
     assert (job.status, job.rows_done) == (ImportJob.Status.DONE, 4)
+
+
+def messages_on(page: Any) -> list[str]:
+    return [str(m) for m in page.context["messages"]]
+
+
+def test_an_import_still_queued_after_starting_says_it_carries_on_in_the_background(
+    world, logged_in, tmp_path, django_capture_on_commit_callbacks
+):
+    # Given a job whose task runs only after the request (as with a real worker)
+    client = logged_in(world.marketer)
+    job = job_of(world.marketer, tmp_path=tmp_path)
+
+    # When the user starts it
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("contacts:import_preview", args=[job.pk]))
+    page = client.get(response.url)
+
+    # Then the message says it has started, beside a "Queued" badge and no counts yet
+    assert messages_on(page) == ["The import has started. You can leave this page; it carries on in the background."]
+    html = page.content.decode()
+    assert '<span class="badge text-bg-secondary">Queued</span>' in html
+    assert 'data-testid="import-summary"' not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_finished_before_the_redirect_says_it_is_done_with_its_counts(world, logged_in, tmp_path):
+    # Given a job, and a queue that runs it as soon as the request commits
+    client = logged_in(world.marketer)
+    job = job_of(world.marketer, tmp_path=tmp_path)
+
+    # When the user starts it
+    response = client.post(reverse("contacts:import_preview", args=[job.pk]))
+    page = client.get(response.url)
+
+    # Then the message is about a finished import, not one carrying on in the background
+    assert messages_on(page) == ["The import is done: 4 rows read, 2 created, 1 merged, 1 rejected."]
+    assert '<span class="badge text-bg-success">Done</span>' in page.content.decode()
+    assert "in the background" not in page.content.decode()
+
+
+@pytest.fixture
+def small_field_limit():
+    """Make the CSV reader's field limit small, so a runaway quoted field hits it soon."""
+    before = csv.field_size_limit(1000)
+    yield
+    csv.field_size_limit(before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_failed_before_the_redirect_says_so_and_shows_the_error(
+    world, logged_in, tmp_path, small_field_limit
+):
+    # Given a file whose third line opens a quote that never closes
+    client = logged_in(world.marketer)
+    text = 'Email,First Name\na@example.org,Ann\nb@example.org,"Bob\n' + "x@example.org,X\n" * 100
+    job = job_of(world.marketer, text=text, tmp_path=tmp_path)
+
+    # When the user starts it
+    response = client.post(reverse("contacts:import_preview", args=[job.pk]))
+    page = client.get(response.url)
+
+    # Then the message says it stopped, and the page shows why, with a way to carry on
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert messages_on(page) == ["The import stopped. The reason, and a way to carry on, are below."]
+    html = page.content.decode()
+    assert '<span class="badge text-bg-danger">Failed</span>' in html
+    assert html_escape(job.error) in html
+    assert 'value="resume"' in html

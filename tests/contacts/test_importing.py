@@ -617,7 +617,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_while_good_rows_go_in(world,
             "",
             "",
             "3",
-            "email: 'not an email' is not a valid email address: An email address must have an @-sign.",
+            "Email: 'not an email' is not a valid email address: An email address must have an @-sign.",
         ],
         [
             "pho@example.org",
@@ -626,7 +626,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_while_good_rows_go_in(world,
             "",
             "",
             "4",
-            "phone: '12' is not a valid phone number (wrong length for its country).",
+            "Phone: '12' is not a valid phone number (wrong length for its country).",
         ],
         [
             "stage@example.org",
@@ -635,7 +635,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_while_good_rows_go_in(world,
             "winner",
             "",
             "5",
-            "lifecycle_stage: 'winner' is not a lifecycle stage; use one of: subscriber, lead, mql, sql, "
+            "Lifecycle stage: 'winner' is not a lifecycle stage; use one of: subscriber, lead, mql, sql, "
             "opportunity, customer, evangelist, other.",
         ],
         [
@@ -674,8 +674,8 @@ def test_custom_fields_tags_consent_and_owners_are_imported(world, tmp_path):
     b = Contact.objects.get(email="b@example.org")
     assert (b.consent_email, b.owner_id) == ("denied", world.manager.pk)
     assert [row[-1] for row in rejected_rows(job)[1:]] == [
-        "custom.language: 'Klingon' is not a choice here; use one of: English, German.",
-        "owner_id: no active user 'Nobody Known'; use an id, username or email of a Rapport user.",
+        "Language: 'Klingon' is not a choice here; use one of: English, German.",
+        "Owner: no active user 'Nobody Known'; use an id, username or email of a Rapport user.",
     ]
 
 
@@ -739,9 +739,50 @@ def test_an_accounts_file_creates_updates_and_merges_accounts(world, tmp_path):
     existing.refresh_from_db()
     assert (existing.industry, existing.country) == ("Software", "US")
     assert [(row[5], row[6]) for row in rejected_rows(job)[1:]] == [
-        ("5", "domain: 'not a domain' is not a valid domain; write it like example.com."),
-        ("6", "name: An account needs a name."),
+        ("5", "Domain: 'not a domain' is not a valid domain; write it like example.com."),
+        ("6", "An account needs a name."),
     ]
+
+
+def test_preview_problems_and_rejected_reasons_name_fields_by_their_labels(world, tmp_path):
+    # Given a custom field and a file with a bad custom value, a bad consent value and a bad stage
+    CustomField.objects.create(
+        object_type="contact", key="shoe_size", label="Shoe size", field_type="number", choices=[]
+    )
+    path = write(
+        tmp_path,
+        "Email,Shoe size,Email opt in,Lifecycle Stage\n"
+        "a@example.org,huge,,\n"
+        "b@example.org,,perhaps,\n"
+        "c@example.org,,,winner\n",
+    )
+    job = create(world.marketer, path)
+    import_mapping_save(
+        actor=world.marketer,
+        job_id=job.pk,
+        mapping={
+            "Email": "email",
+            "Shoe size": "custom.shoe_size",
+            "Email opt in": "consent.email",
+            "Lifecycle Stage": "lifecycle_stage",
+        },
+    )
+
+    # When the user previews it, and then runs it
+    preview = import_preview(job=job)
+    done = import_run(job_id=job.pk)
+
+    # Then each problem starts with the field's label, not its key, in the preview and the rejected rows
+    problems = [row.problems for row in preview.rows]
+    reasons = [(row[-2], row[-1]) for row in rejected_rows(done)[1:]]
+    assert [p[0].split(":")[0] for p in problems] == ["Shoe size", "Email consent", "Lifecycle stage"]
+    assert [(line, reason.split(":")[0]) for line, reason in reasons] == [
+        ("2", "Shoe size"),
+        ("3", "Email consent"),
+        ("4", "Lifecycle stage"),
+    ]
+    assert [reason for _, reason in reasons] == [p[0] for p in problems]
+    assert not any(r.startswith(("custom.", "consent.", "lifecycle_stage")) for _, r in reasons)
 
 
 # --- Preview, dry run, resume ---------------------------------------------------------------------
@@ -837,13 +878,13 @@ def test_a_resumed_import_ends_as_an_uninterrupted_one_would(world, tmp_path, mo
     assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["R1 again", "R10", "R2", "R4", "R5", "R8"]
     assert rejected_rows(job) == [
         ["email", "first_name", "line", "reason"],
-        ["bad-one", "R3", "4", "email: 'bad-one' is not a valid email address: An email address must have an @-sign."],
-        ["bad-two", "R6", "7", "email: 'bad-two' is not a valid email address: An email address must have an @-sign."],
+        ["bad-one", "R3", "4", "Email: 'bad-one' is not a valid email address: An email address must have an @-sign."],
+        ["bad-two", "R6", "7", "Email: 'bad-two' is not a valid email address: An email address must have an @-sign."],
         [
             "bad-three",
             "R9",
             "10",
-            "email: 'bad-three' is not a valid email address: An email address must have an @-sign.",
+            "Email: 'bad-three' is not a valid email address: An email address must have an @-sign.",
         ],
     ]
     assert (job.bytes_read, job.lines_read) == (path.stat().st_size, 11)

@@ -570,8 +570,8 @@ def test_contact_page_shows_properties_account_tags_consent_and_provenance(world
     provenance = html[html.index('data-testid="provenance"') :]
     groups = re.findall(r'<div class="text-body-secondary">([^<]+)</div>\s*<div class="mt-1">([^<]+)</div>', provenance)
     assert groups == [
-        ("Page: marketer", "Job title, Lifecycle stage"),
-        ("Page: admin", "Account, Email, Email consent, First name, Last name, Phone"),
+        ("Page: Marketer", "Job title, Lifecycle stage"),
+        ("Page: Admin", "Account, Email, Email consent, First name, Last name, Phone"),
     ]
 
 
@@ -837,7 +837,7 @@ def test_edit_writes_only_what_changed_so_other_fields_keep_their_source(world, 
     html = client.get(contact.get_absolute_url()).content.decode()
     provenance = html[html.index('data-testid="provenance"') :]
     groups = re.findall(r'<div class="text-body-secondary">([^<]+)</div>\s*<div class="mt-1">([^<]+)</div>', provenance)
-    assert groups == [("Page: admin", "First name"), ("DataCo · via API", "Email, Last name")]
+    assert groups == [("Page: Admin", "First name"), ("DataCo · via API", "Email, Last name")]
     entry = AuditEntry.objects.filter(object_id=contact.pk, action="update").get()
     assert entry.changes == {"first_name": ["Dee", "Dora"]}
 

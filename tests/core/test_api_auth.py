@@ -273,3 +273,16 @@ def test_an_address_the_api_does_not_have_is_a_json_404(world, api_for, path, me
         "message": f"Nothing exists at {path}; the operations are listed at /api/v1/docs.",
         "errors": [],
     }
+
+
+def test_a_revoked_token_is_refused_even_with_a_logged_in_session(world, client):
+    """A browser that is logged in still gets 401 when it sends a bad bearer token: no fallback to the session."""
+    from rapport.core.services import token_create, token_revoke
+
+    _, secret = token_create(user=world.admin)
+    token_revoke(token_ref=secret)
+    client.force_login(world.admin)
+    assert client.get("/api/v1/me").status_code == 200
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, expect, sync_playwright
 
 # Playwright's sync API runs an event loop in the test's thread, which makes Django refuse database
 # access from it ("You cannot call this from an async context") although nothing here is async.
@@ -35,26 +36,13 @@ VIEWPORT = {"width": 1280, "height": 800}
 DESKTOP_WIDTH = 1440
 # Generous for a loaded 2-core CI machine; a test waits only as long as the page needs.
 TIMEOUT_MS = 15_000
-
-try:
-    from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    sync_playwright = None  # type: ignore[assignment]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this folder drives the browser."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
+# RAPPORT_SCREENSHOTS=0 skips the screenshots (a few seconds) when nobody is going to look at them.
+TAKE_SCREENSHOTS = os.environ.get("RAPPORT_SCREENSHOTS", "1") != "0"
 
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     """Playwright, driving the system's Chromium (skips when there is none)."""
-    if sync_playwright is None:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package or set RAPPORT_CHROMIUM")
     with sync_playwright() as playwright:
@@ -148,6 +136,8 @@ def log_in(page: Page, username: str, password: str) -> None:
 def screenshot(page: Page, name: str) -> None:
     """Save a full-page screenshot as ``test-results/screenshots/<name>.png``, and ``<name>-1440.png``
     at a desktop width, for a person to look at (never compared by the tests)."""
+    if not TAKE_SCREENSHOTS:
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # Wait until no request (htmx polling, fonts) is in flight, so the picture shows the settled page.
     page.wait_for_load_state("networkidle")

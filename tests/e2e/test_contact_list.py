@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts import normalise
@@ -12,6 +13,8 @@ from rapport.core.models import Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import AccountFactory, ContactFactory, UserFactory
+
+pytestmark = pytest.mark.browser
 
 TITLES = [("Head of Marketing", Seniority.DIRECTOR), ("Account Executive", Seniority.IC), ("CFO", Seniority.C_LEVEL)]
 COUNTRIES = ["DE", "FR", "GB", "US"]

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts.models import Contact, ImportJob
@@ -13,6 +14,8 @@ from rapport.core.models import Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot, url_path
 from tests.factories import UserFactory
+
+pytestmark = pytest.mark.browser
 
 CSV = (
     "First Name,Last Name,Email Address,Job Title,Phone\n"
@@ -70,7 +73,7 @@ def test_import_a_csv_with_a_bad_row_and_read_the_summary(page: Page, transactio
             "Johnson",
             "katherine.at.nasa",
             "Mathematician",
-            "email: 'katherine.at.nasa' is not a valid email address: An email address must have an @-sign.",
+            "Email: 'katherine.at.nasa' is not a valid email address: An email address must have an @-sign.",
         ]
     )
     expect(page.get_by_text("Not imported: Phone.")).to_be_visible()
@@ -106,7 +109,7 @@ def test_import_a_csv_with_a_bad_row_and_read_the_summary(page: Page, transactio
             "Job Title": "Mathematician",
             "Phone": "",
             "line": "4",
-            "reason": "email: 'katherine.at.nasa' is not a valid email address: An email address must have an @-sign.",
+            "reason": "Email: 'katherine.at.nasa' is not a valid email address: An email address must have an @-sign.",
         }
     ]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.core.models import LoginAttempt, Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, url_path
 from tests.factories import UserFactory
+
+pytestmark = pytest.mark.browser
 
 
 def test_wrong_password_shows_the_error_and_the_right_one_lands_on_the_dashboard(page: Page, transactional_db):

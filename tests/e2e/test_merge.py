@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts import services
@@ -12,6 +13,8 @@ from rapport.core.models import Role, Via
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot, url_path
 from tests.factories import AccountFactory, UserFactory
+
+pytestmark = pytest.mark.browser
 
 
 def test_scan_review_and_merge_two_duplicates_keeping_a_value_from_the_other(page: Page, transactional_db):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts import services
@@ -9,6 +10,8 @@ from rapport.contacts.models import Account, Contact
 from rapport.core.models import Via
 from tests.conftest import PASSWORD, World
 from tests.e2e.conftest import log_in, screenshot
+
+pytestmark = pytest.mark.browser
 
 
 def test_partner_sees_only_shared_accounts_and_their_contacts_and_gets_not_found_for_others(page: Page, world: World):

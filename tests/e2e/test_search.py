@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts import services
@@ -9,6 +10,8 @@ from rapport.core.models import Role, Via
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot, url_path
 from tests.factories import AccountFactory, UserFactory
+
+pytestmark = pytest.mark.browser
 
 
 def test_search_from_the_header_by_name_prefix_and_by_email_prefix(page: Page, transactional_db):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from rapport.contacts.models import CustomField
@@ -9,6 +10,8 @@ from rapport.core.models import Role
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot, url_path
 from tests.factories import UserFactory
+
+pytestmark = pytest.mark.browser
 
 
 def test_admin_defines_a_choice_field_that_then_appears_on_the_contact_form(page: Page, transactional_db):

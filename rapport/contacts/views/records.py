@@ -780,6 +780,16 @@ class ProvenanceGroup:
         return " · ".join(part for part in (self.source, f"via {self.via}") if part)
 
 
+def _source_name(source: Any, vias: dict[str, str]) -> str:
+    """A data source's name, with the person who wrote through a page or the API named as people know
+    them: sources saved before names were used read "Page: alice" for the user alice."""
+    actor = source.actor
+    door = vias.get(source.via, source.via)
+    if actor is not None and source.name == f"{door}: {actor.username}":
+        return f"{door}: {actor.display_name}"
+    return str(source.name)
+
+
 def _provenance(record: Contact | Account, custom_labels: dict[str, str]) -> list[ProvenanceGroup]:
     """Each attribute's source, grouped by source, newest first.
 
@@ -795,7 +805,7 @@ def _provenance(record: Contact | Account, custom_labels: dict[str, str]) -> lis
     sources: dict[int, Any] = {}
     data_source = getattr(contact_models, "DataSource", None)
     if ids and data_source is not None:
-        sources = {s.pk: s for s in data_source.objects.filter(pk__in=ids)}
+        sources = {s.pk: s for s in data_source.objects.filter(pk__in=ids).select_related("actor")}
     groups: dict[tuple[str, str, str, str], ProvenanceGroup] = {}
     for name, value in stamps.items():
         label = _label(model, name, custom_labels) if name != "custom" else "Custom fields"
@@ -804,7 +814,7 @@ def _provenance(record: Contact | Account, custom_labels: dict[str, str]) -> lis
             moment: Any = at
         elif value in sources:
             found = sources[value]
-            party, source, via, moment = found.party, found.name, found.via, found.at
+            party, source, via, moment = found.party, _source_name(found, vias), found.via, found.at
         else:
             continue
         key_ = (party, source, via, str(moment))
