@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -23,6 +23,7 @@ from rapport.contacts.models import (
     Account,
     ConsentStatus,
     Contact,
+    ContactTag,
     CustomField,
     LifecycleStage,
     ObjectType,
@@ -313,8 +314,24 @@ def search_accounts_q(q: str) -> Q:
     return condition
 
 
-def contacts_filtered(user: User | None, filters: ListFilters) -> QuerySet[Contact]:
-    """Contacts the user may see that match the filters (unordered); no user (the system) sees all."""
+# A tag with at least this many contacts is filtered by probing each row in list order (EXISTS), which
+# finds a page of a common tag at once; a rarer one by fetching its members and sorting them (IN).
+TAG_WALK_THRESHOLD = 1_000
+
+
+def _tag_q(name: str, *, walk_in_order: bool) -> Q:
+    links = ContactTag.objects.filter(tag__key=name.lower())
+    if walk_in_order and links.values("pk")[:TAG_WALK_THRESHOLD].count() >= TAG_WALK_THRESHOLD:
+        return Q(Exists(ContactTag.objects.filter(contact_id=OuterRef("pk"), tag__key=name.lower())))
+    return Q(pk__in=links.values("contact_id"))
+
+
+def contacts_filtered(user: User | None, filters: ListFilters, *, for_page: bool = False) -> QuerySet[Contact]:
+    """Contacts the user may see that match the filters (unordered); no user (the system) sees all.
+
+    ``for_page`` says the rows will be read in list order a page at a time, which changes how a tag
+    filter is best answered (see ``TAG_WALK_THRESHOLD``); counts and exports leave it off.
+    """
     contacts = Contact.objects.all() if user is None else Contact.objects.visible_to(user)
     condition = _owner_q(filters, user)
     if filters.stage:
@@ -330,8 +347,7 @@ def contacts_filtered(user: User | None, filters: ListFilters) -> QuerySet[Conta
     if filters.updated_since is not None:
         condition &= Q(updated_at__gte=filters.updated_since)
     for name in filters.tag:
-        tag_ids = Tag.objects.filter(key=name.lower()).values("pk")
-        condition &= Q(pk__in=Contact.tags.through.objects.filter(tag_id__in=tag_ids).values("contact_id"))
+        condition &= _tag_q(name, walk_in_order=for_page)
     condition &= _custom_q(filters, ObjectType.CONTACT)
     if filters.q:
         condition &= search_contacts_q(filters.q)
@@ -371,7 +387,7 @@ def contact_page(
         contacts = contacts_filtered(user, replace(filters, q="")).filter(rest)
     else:
         branches = []
-        contacts = contacts_filtered(user, filters)
+        contacts = contacts_filtered(user, filters, for_page=True)
     contacts = contacts.select_related("owner", "account").prefetch_related("tags")
     return keyset_page(contacts, CONTACT_ORDERINGS[filters.ordering], cursor, limit, branches=branches)
 

@@ -30,7 +30,7 @@ CREATE = reverse("contacts:contact_create")
 def rows(response) -> list[str]:
     """The record names in a list response, in order (the links in the name column)."""
     html = response.content.decode()
-    return re.findall(r'<td class="truncate"><a class="fw-medium" href="/contacts/\d+/">([^<]+)</a></td>', html)
+    return re.findall(r'<td class="truncate"[^>]*><a class="fw-medium" href="/contacts/\d+/">([^<]+)</a></td>', html)
 
 
 def next_link(response) -> str | None:
@@ -104,7 +104,7 @@ def test_list_fragment_runs_the_same_few_queries_whatever_the_number_of_rows(
     make_contacts(world, count)
     client = logged_in(world.rep)
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(LIST, {"stage": "lead", "tag": "vip"}, headers={"HX-Request": "true"})
 
     assert response.status_code == 200

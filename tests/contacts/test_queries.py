@@ -71,3 +71,16 @@ def test_a_vague_company_word_does_not_pull_in_every_contact(world, monkeypatch)
     named = ContactFactory(first_name="Acme", last_name="Person")
     rows, _ = queries.contact_page(world.admin, queries.ListFilters(q="acme"), limit=50)
     assert [r.pk for r in rows] == [named.pk]
+
+
+@pytest.mark.parametrize("members", [2, 5])
+def test_tag_filter_gives_the_same_page_whichever_way_it_is_answered(world, monkeypatch, members):
+    """A common tag is probed row by row in list order, a rare one fetched and sorted: same rows either way."""
+    monkeypatch.setattr(queries, "TAG_WALK_THRESHOLD", 3)
+    tagged = [ContactFactory(last_name=f"T{n}") for n in range(members)]
+    ContactFactory(last_name="Untagged")
+    for contact in tagged:
+        contact.tags.create(name="VIP", key="vip") if contact is tagged[0] else contact.tags.add(tagged[0].tags.get())
+    rows, _ = queries.contact_page(world.admin, queries.ListFilters(tag=["VIP"]), limit=50)
+    assert [r.pk for r in rows] == [c.pk for c in tagged]
+    assert queries.contacts_count(world.admin, queries.ListFilters(tag=["vip"])) == (members, False)
