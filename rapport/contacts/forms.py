@@ -262,16 +262,16 @@ class ContactForm(RecordForm):
     tags = forms.CharField(required=False, label="Tags", help_text="Separate tags with commas.")
     external_id = forms.CharField(required=False, label="External id", help_text="The contact's id in another system.")
     consent_email = forms.CharField(
-        required=False, label="Email", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+        required=False, label="Email consent", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
     )
     consent_phone = forms.CharField(
-        required=False, label="Phone", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+        required=False, label="Phone consent", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
     )
     consent_sms = forms.CharField(
-        required=False, label="SMS", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+        required=False, label="SMS consent", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
     )
     consent_post = forms.CharField(
-        required=False, label="Post", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
+        required=False, label="Post consent", initial=ConsentStatus.UNKNOWN, widget=_select(ConsentStatus.choices)
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -489,6 +489,16 @@ class CustomFieldForm(forms.Form):
             for name in ("object_type", "key", "field_type"):
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Fixed once the field exists; define a new field to change it."
+        else:
+            # The key follows the label as it is typed (customFieldForm in app.js) until the admin types one.
+            self.fields["label"].widget.attrs["x-on:input"] = "fillKey($event.target.value)"
+            self.fields["key"].widget.attrs.update(
+                {"x-ref": "key", "x-on:input": "keyTyped = $event.target.value !== ''"}
+            )
+            self.fields["key"].help_text = (
+                "Filled in from the label; change it if you like. Name in the API, imports and exports: "
+                "lower-case letters, digits and underscores. It can't be changed later."
+            )
         for field in self.fields.values():
             if isinstance(field.widget, forms.Select):
                 field.widget.attrs.setdefault("class", "form-select")

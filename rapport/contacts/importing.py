@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import logging
 import os
@@ -1238,7 +1239,7 @@ def imports_resume_stalled() -> int:
         for job in stalled.select_for_update(skip_locked=True):
             job.status = ImportJob.Status.QUEUED
             job.save(update_fields=["status", "updated_at"])
-            transaction.on_commit(lambda pk=job.pk: import_run_task(pk))
+            transaction.on_commit(functools.partial(import_run_task, job.pk))
             resumed += 1
     return resumed
 

@@ -29,7 +29,6 @@ from rapport.contacts.models import (
     ObjectType,
     Seniority,
     SizeBand,
-    Tag,
 )
 from rapport.core.db import keyset_page, prefix_q
 from rapport.core.errors import FieldError, ValidationFailed

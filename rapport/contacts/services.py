@@ -621,7 +621,7 @@ def _bulk_set(
                 key = "contact_id" if model is Contact else "account_id"
                 history.stage(**{key: pk}, old=str(old), new=str(value), actor=actor, via=via, at=now)
         history.save()
-        records = list(model.objects.filter(pk__in=ids).only("pk", "provenance"))
+        records: list[Contact | Account] = list(model.objects.filter(pk__in=ids).only("pk", "provenance"))
         for record in records:
             record.provenance[name] = stamp
         update_objects(records, ["provenance"])

@@ -179,3 +179,20 @@ def test_only_admins_may_manage_custom_fields(world, logged_in, who):
 
 def test_an_unknown_field_is_not_found(world, logged_in):
     assert logged_in(world.admin).get(reverse("contacts:custom_field_edit", args=[999])).status_code == 404
+
+
+def test_a_new_fields_key_follows_its_label_but_an_existing_fields_key_is_locked(world, logged_in):
+    client = logged_in(world.admin)
+    field = CustomField.objects.create(object_type="contact", key="tier", label="Tier", field_type="text")
+
+    new = client.get(FIELDS).content.decode()
+    edit = client.get(reverse("contacts:custom_field_edit", args=[field.pk])).content.decode()
+
+    # On a new field, typing a label fills the key in (Alpine.js), and typing a key stops that
+    assert 'x-data="customFieldForm(' in new
+    assert re.search(r'<input type="text" name="label"[^>]*x-on:input="fillKey\(\$event.target.value\)"', new)
+    assert re.search(r'<input type="text" name="key"[^>]*x-ref="key"', new)
+    assert "Filled in from the label; change it if you like." in new
+    # On an existing one the key can't change, so nothing fills it
+    assert "fillKey" not in edit and 'x-ref="key"' not in edit
+    assert re.search(r'<input type="text" name="key" value="tier"[^>]*disabled', edit)

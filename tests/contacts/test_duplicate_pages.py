@@ -176,12 +176,37 @@ def test_scan_now_queues_a_scan_that_runs_after_commit(world, logged_in, django_
     assert response.status_code == 302
     assert response.url == f"{LIST}?type=contact"
     assert len(callbacks) == 1
-    assert messages_of(response) == [
-        "Scanning contacts for duplicates in the background. The pairs appear here when it's done."
-    ]
+    # Still queued when the request ended: the list's status box says so, and no message repeats it
+    assert messages_of(response) == []
     scan = DuplicateScan.objects.get()
     assert (scan.status, scan.requested_by, scan.pairs) == (DuplicateScan.Status.DONE, world.admin, 1)
     assert DuplicateCandidate.objects.filter(first_id=a.pk, second_id=b.pk).exists()
+    page = client.get(LIST, {"type": "contact"}).content.decode()
+    assert "likely duplicate pair." in page and "in the background" not in page
+
+
+def test_a_queued_scan_shows_its_progress_in_the_status_box(world, logged_in, django_capture_on_commit_callbacks):
+    client = logged_in(world.admin)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(SCAN, {"type": "contact"})
+
+    page = client.get(response.url).content.decode()
+
+    assert messages_of(response) == []
+    assert "A scan of contacts was requested" in page and 'hx-trigger="every 3s"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_that_finished_before_the_redirect_says_it_is_done(world, logged_in):
+    twins(1)
+    client = logged_in(world.admin)
+
+    response = client.post(SCAN, {"type": "contact"})
+    page = client.get(response.url)
+
+    assert [str(m) for m in page.context["messages"]] == ["The scan of contacts is done: 1 likely duplicate pair."]
+    assert "in the background" not in page.content.decode()
+    assert 'hx-trigger="every 3s"' not in page.content.decode()
 
 
 def test_a_second_scan_request_while_one_is_queued_joins_it(world, logged_in, django_capture_on_commit_callbacks):
@@ -258,7 +283,9 @@ def test_merging_redirects_to_the_survivor_with_a_success_message(world, logged_
 
     assert response.status_code == 302
     assert response.url == older.get_absolute_url()
-    assert messages_of(response) == [f"Merged Jonathan Smith (#{newer.pk}) into Jonathan Smith (#{older.pk})."]
+    assert messages_of(response) == [
+        f"Merged the duplicate of Jonathan Smith into this contact (#{newer.pk} is kept as merged history)."
+    ]
     survivor = Contact.objects.get(pk=older.pk)
     assert (survivor.first_name, survivor.email, survivor.job_title) == ("Jonathan", "jonathan.smith@acme.com", "CTO")
     assert Contact.all_objects.get(pk=newer.pk).merged_into_id == older.pk

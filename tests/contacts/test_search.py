@@ -15,6 +15,7 @@ SEARCH = reverse("contacts:search")
 def dropdown(client, q: str) -> tuple[list[str], list[str]]:
     """(contact names, account names) in the header's drop-down for ``q``."""
     html = client.get(SEARCH, {"q": q}, headers={"HX-Request": "true"}).content.decode()
+    html = re.sub(r"</?mark[^>]*>", "", html)  # the matched part of each name is highlighted
     contacts = re.findall(
         r'href="/contacts/\d+/">\s*<i class="bi bi-person[^>]*></i><span class="fw-medium">([^<]+)</span>', html
     )
@@ -147,3 +148,22 @@ def test_search_needs_a_login(client):
     response = client.get(SEARCH, {"q": "ada"})
 
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_drop_down_highlights_the_matched_start_of_a_word_and_escapes_everything(world, logged_in):
+    ContactFactory(
+        first_name="<b>Ann</b>",
+        last_name="O'Smith & Sons",
+        first_name_key="<b>ann</b>",
+        last_name_key="o'smith & sons",
+        email="ann@example.org",
+    )
+    AccountFactory(name="Smithers <script>", name_key="smithers <script>", domain="smithers.example")
+
+    html = logged_in(world.admin).get(SEARCH, {"q": "o'sm"}, headers={"HX-Request": "true"}).content.decode()
+    accounts = logged_in(world.admin).get(SEARCH, {"q": "smi"}, headers={"HX-Request": "true"}).content.decode()
+
+    assert '&lt;b&gt;Ann&lt;/b&gt; <mark class="p-0">O&#x27;Sm</mark>ith &amp; Sons' in html
+    assert "<b>" not in html
+    assert '<span class="fw-medium"><mark class="p-0">Smi</mark>thers &lt;script&gt;</span>' in accounts
+    assert '<mark class="p-0">smi</mark>thers.example' in accounts

@@ -106,11 +106,14 @@ def test_a_contact_created_from_the_form_has_unknown_consent_on_every_channel(pa
 
     # When she creates a contact without touching the consent section
     page.get_by_role("region", name="Person").get_by_label("First name").fill("Niko")
-    consent = page.get_by_role("region", name="Consent")
+    consent = page.get_by_role("region", name="Consent").get_by_role("group", name="Consent")
     shown = {
-        channel: consent.get_by_label(channel, exact=True).input_value()
+        channel: consent.get_by_label(f"{channel} consent", exact=True).input_value()
         for channel in ("Email", "Phone", "SMS", "Post")
     }
+    # (each consent select has a name of its own: "Email" is the person's address only)
+    expect(page.get_by_label("Email", exact=True)).to_have_count(1)
+    expect(page.get_by_label("Phone", exact=True)).to_have_count(1)
     page.get_by_role("button", name="Create contact").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Niko")
 

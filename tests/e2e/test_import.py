@@ -87,6 +87,7 @@ def test_import_a_csv_with_a_bad_row_and_read_the_summary(page: Page, transactio
     job = ImportJob.objects.get()
     expect(page).to_have_url(url_path(f"/imports/{job.pk}/"))
     expect(page.get_by_text("Done", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("The import is done: 4 rows read, 3 created, 1 rejected.")
     expect(page.get_by_test_id("count-rows")).to_have_text("4")
     expect(page.get_by_test_id("count-created")).to_have_text("3")
     expect(page.get_by_test_id("count-updated")).to_have_text("0")
@@ -121,3 +122,16 @@ def test_import_a_csv_with_a_bad_row_and_read_the_summary(page: Page, transactio
     ]
     job.refresh_from_db()
     assert (job.status, job.created, job.rejected) == (ImportJob.Status.DONE, 3, 1)
+
+    # When she opens an imported contact's history, it names the import, linked to its page
+    grace = Contact.objects.get(email="grace@navy.example")
+    page.goto(grace.get_absolute_url())
+    page.get_by_role("tab", name="History").click()
+    entry = page.get_by_test_id("history-import")
+    expect(entry).to_have_text(
+        f"Created by import #{job.pk} (webinar-attendees.csv). Its values are on the record, and "
+        "“Where the data came from” names their source."
+    )
+    screenshot(page, "contact-history-imported")
+    entry.get_by_role("link", name=f"import #{job.pk} (webinar-attendees.csv)").click()
+    expect(page).to_have_url(url_path(f"/imports/{job.pk}/"))

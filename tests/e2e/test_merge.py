@@ -78,7 +78,7 @@ def test_scan_review_and_merge_two_duplicates_keeping_a_value_from_the_other(pag
     # Then she lands on the surviving contact, which has the chosen values
     expect(page).to_have_url(url_path(f"/contacts/{older.pk}/"))
     expect(page.get_by_role("alert")).to_contain_text(
-        f"Merged Jonathan Smith (#{newer.pk}) into Jonathan Smith (#{older.pk})."
+        f"Merged the duplicate of Jonathan Smith into this contact (#{newer.pk} is kept as merged history)."
     )
     expect(page.get_by_role("heading", level=1)).to_have_text("Jonathan Smith")
     about = page.get_by_role("region", name="About this contact")

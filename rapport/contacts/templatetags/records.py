@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -69,6 +70,18 @@ def reltime(value: object) -> SafeString | str:
         local.strftime("%Y-%m-%d %H:%M:%S %Z"),
         text.replace("\xa0", " "),
     )
+
+
+@register.filter
+def highlight(text: object, query: object) -> SafeString:
+    """``text`` with the first word start that matches the search ``query`` in ``<mark>``; all of it escaped."""
+    value = "" if text is None else str(text)
+    needle = " ".join(str(query or "").split())
+    found = re.search(rf"(?<!\w){re.escape(needle)}", value, re.IGNORECASE) if len(needle) >= 2 else None
+    if found is None:
+        return format_html("{}", value)
+    start, end = found.span()
+    return format_html('{}<mark class="p-0">{}</mark>{}', value[:start], value[start:end], value[end:])
 
 
 @register.filter
@@ -167,6 +180,11 @@ def _td(content: str, css: str = "") -> str:
     return f'<td class="{css}">{content}</td>' if css else f"<td>{content}</td>"
 
 
+def _truncated(content: str, full: str, css: str = "truncate") -> str:
+    """A cell cut to the column's width with an ellipsis; the whole text shows on hover (``full`` is escaped)."""
+    return f'<td class="{css}" title="{full}">{content}</td>' if full else f'<td class="{css}"></td>'
+
+
 def _stage(stage: str) -> str:
     label = _e(_STAGE_LABELS.get(stage, stage))
     css = STAGE_CLASSES.get(stage, "text-bg-light border")
@@ -202,20 +220,30 @@ def _fast_reltime(value: dt.datetime | None, now: dt.datetime) -> str:
 
 _DASH = '<span class="text-body-tertiary">—</span>'
 _TAG = '<span class="badge rounded-pill text-bg-light border fw-normal me-1">{}</span>'
+_NARROW = "truncate truncate-narrow"  # columns that give way first, so a laptop screen shows every default column
+
+
+def _owner(row: Any) -> str:
+    if not (row.owner_id and row.owner):
+        return _td(_DASH)
+    name = _e(row.owner.display_name)
+    return _truncated(name, name, _NARROW)
 
 
 def _contact_cell(row: Any, key: str, now: dt.datetime, language: str | None) -> str:
     if key == "name":
-        name = row.full_name or row.email or "(no name)"
-        return _td(f'<a class="fw-medium" href="{_url("contacts:contact_detail", row.pk)}">{_e(name)}</a>', "truncate")
+        name = _e(row.full_name or row.email or "(no name)")
+        return _truncated(f'<a class="fw-medium" href="{_url("contacts:contact_detail", row.pk)}">{name}</a>', name)
     if key == "email":
-        return _td(_e(row.email), "truncate")
+        email = _e(row.email)
+        return _truncated(email, email)
     if key == "company":
         account = row.account if row.account_id else None
         if account is None:
             return _td("", "truncate")
         url = _url("contacts:account_detail", account.pk)
-        return _td(f'<a class="link-body-emphasis" href="{url}">{_e(account.name)}</a>', "truncate")
+        name = _e(account.name)
+        return _truncated(f'<a class="link-body-emphasis" href="{url}">{name}</a>', name)
     if key == "job_title":
         title = _e(row.job_title)
         return f'<td class="truncate" title="{title}">{title}</td>'
@@ -224,7 +252,7 @@ def _contact_cell(row: Any, key: str, now: dt.datetime, language: str | None) ->
     if key == "stage":
         return _td(_stage(row.lifecycle_stage))
     if key == "owner":
-        return _td(_e(row.owner.display_name) if row.owner_id and row.owner else _DASH)
+        return _owner(row)
     if key == "country":
         return _td(_country_abbr(row.country, language))
     if key == "tags":
@@ -250,17 +278,17 @@ def _contact_cell(row: Any, key: str, now: dt.datetime, language: str | None) ->
 
 def _account_cell(row: Any, key: str, now: dt.datetime, language: str | None) -> str:
     if key == "name":
-        return _td(
-            f'<a class="fw-medium" href="{_url("contacts:account_detail", row.pk)}">{_e(row.name)}</a>', "truncate"
-        )
+        name = _e(row.name)
+        return _truncated(f'<a class="fw-medium" href="{_url("contacts:account_detail", row.pk)}">{name}</a>', name)
     if key in ("domain", "industry"):
-        return _td(_e(getattr(row, key)), "truncate")
+        text = _e(getattr(row, key))
+        return _truncated(text, text, "truncate" if key == "domain" else _NARROW)
     if key == "size":
         return _td(_e(_SIZE_LABELS.get(row.size_band, row.size_band)))
     if key == "country":
         return _td(_country_abbr(row.country, language))
     if key == "owner":
-        return _td(_e(row.owner.display_name) if row.owner_id and row.owner else _DASH)
+        return _owner(row)
     if key == "partner":
         partner = row.partner_organisation if row.partner_organisation_id else None
         return _td(_e(partner.name) if partner else "")

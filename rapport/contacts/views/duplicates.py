@@ -95,15 +95,20 @@ def duplicate_scan(request: HttpRequest) -> HttpResponse:
     _require_merge(request)
     object_type = _object_type(request.POST.get("type"))
     try:
-        _, created = duplicates.duplicates_scan_request(actor=request.user, object_type=object_type)  # type: ignore[arg-type]
+        scan, created = duplicates.duplicates_scan_request(actor=request.user, object_type=object_type)  # type: ignore[arg-type]
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from None
     label = dict(TABS)[object_type].lower()
-    if created:
-        messages.info(
-            request, f"Scanning {label} for duplicates in the background. The pairs appear here when it's done."
-        )
-    else:
+    # The worker (or the immediate queue of tests and small set-ups) may be done by now. While the scan
+    # is queued or running, the list's status box says so, and it is the one place that stays right
+    # when the scan ends: no message then, or it would sit beside a finished scan.
+    scan.refresh_from_db()
+    if scan.status == DuplicateScan.Status.DONE:
+        found = f"{scan.pairs:,} likely duplicate pair{'' if scan.pairs == 1 else 's'}"
+        messages.success(request, f"The scan of {label} is done: {found}.")
+    elif scan.status == DuplicateScan.Status.FAILED:
+        messages.error(request, f"The scan of {label} failed; the reason is below.")
+    elif not created:
         messages.info(request, f"A scan of {label} is already under way. The pairs appear here when it's done.")
     return redirect(_list_url(object_type))
 
@@ -154,7 +159,9 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
     except RapportError as exc:
         messages.error(request, str(exc))
         return redirect(f"{reverse('contacts:duplicate_review', args=[pk])}?survivor={survivor.pk}")
-    messages.success(request, f"Merged {other} (#{other.pk}) into {record} (#{record.pk}).")
+    kind = "contact" if pair.candidate.object_type == ObjectType.CONTACT else "account"
+    merged = f"the duplicate of {record}" if str(other) == str(record) else str(other)
+    messages.success(request, f"Merged {merged} into this {kind} (#{other.pk} is kept as merged history).")
     return redirect(record.get_absolute_url())
 
 

@@ -33,7 +33,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
-from rapport.contacts import exporting, normalise, services
+from rapport.contacts import exporting, importing, normalise, services
 from rapport.contacts.forms import CUSTOM_PREFIX, AccountForm, ContactForm, owner_choices
 from rapport.contacts.models import (
     Account,
@@ -41,6 +41,7 @@ from rapport.contacts.models import (
     ConsentStatus,
     Contact,
     CustomField,
+    ImportJob,
     LifecycleStage,
     ObjectType,
     Party,
@@ -161,7 +162,9 @@ ACCOUNT_COLUMNS = [
     Column("parent", "Parent account"),
     Column("created", "Created", "created_at"),
 ]
-ACCOUNT_DEFAULT = ("name", "domain", "industry", "size", "country", "owner", "partner", "stage", "contacts", "updated")
+# Partner stays in the column chooser: most accounts aren't shared, and without it the default columns
+# fit a 1280 px screen.
+ACCOUNT_DEFAULT = ("name", "domain", "industry", "size", "country", "owner", "stage", "contacts", "updated")
 
 
 def _available_columns(object_type: str, custom_fields: Sequence[CustomField]) -> list[Column]:
@@ -607,11 +610,49 @@ class Change:
 
 
 @dataclass
+class ImportRef:
+    """The import an audit entry came from, named for people ("import #12 (leads.csv)"); ``url`` is set
+    only for users who may open the import's page."""
+
+    job_id: int
+    name: str
+    url: str = ""
+
+    def __str__(self) -> str:
+        return f"import #{self.job_id} ({self.name})" if self.name else f"import #{self.job_id}"
+
+
+@dataclass
 class HistoryItem:
-    """An audit entry with its field changes in words."""
+    """An audit entry with its field changes in words, and the import that made it, if one did."""
 
     entry: AuditEntry
     changes: list[Change]
+    source_import: ImportRef | None = None
+
+
+# Imports note their job on the audit entries they write; a created record's values are on the record
+# and its provenance, so its entry has no field changes.
+_IMPORT_NOTE = re.compile(r"import #([0-9]{1,18})")
+
+
+def _import_refs(user: User, entries: Sequence[AuditEntry]) -> dict[int, ImportRef]:
+    """The imports named in the entries' notes, with a link for those the user may open (two queries at most)."""
+    ids: set[int] = set()
+    for entry in entries:
+        found = _IMPORT_NOTE.fullmatch(entry.note or "")
+        if found:
+            ids.add(int(found.group(1)))
+    if not ids:
+        return {}
+    names = dict(ImportJob.objects.filter(pk__in=ids).values_list("pk", "original_name"))
+    openable: set[int] = set()
+    if can(user, "records.import"):
+        openable = set(importing.import_jobs_visible(actor=user).filter(pk__in=ids).values_list("pk", flat=True))
+    return {
+        pk: ImportRef(pk, names.get(pk, ""), reverse("contacts:import_detail", args=[pk]) if pk in openable else "")
+        for pk in ids
+    }
 
 
 class _Names:
@@ -675,8 +716,11 @@ def _history(
 ) -> list[HistoryItem]:
     """Audit entries with each field's old → new value in words."""
     names = _Names(user, entries)
+    imports = _import_refs(user, entries)
     items = []
     for entry in entries:
+        found = _IMPORT_NOTE.fullmatch(entry.note or "")
+        source_import = imports.get(int(found.group(1))) if found else None
         changes: list[Change] = []
         for name, pair in entry.changes.items():
             old, new = [*list(pair), None, None][:2]
@@ -703,7 +747,7 @@ def _history(
                 )
                 continue
             changes.append(Change(_label(model, name, custom_labels), names.show(name, old), names.show(name, new)))
-        items.append(HistoryItem(entry, changes))
+        items.append(HistoryItem(entry, changes, source_import))
     return items
 
 
@@ -717,6 +761,7 @@ class TimelineItem:
     detail: str
     actor: User | None
     via: str
+    source_import: ImportRef | None = None
 
 
 def _timeline(
@@ -752,10 +797,19 @@ def _timeline(
         entry = item.entry
         fields = [c.label for c in item.changes]
         detail = ", ".join(fields[:6]) + (f" and {len(fields) - 6} more" if len(fields) > 6 else "")
-        title = entry.get_action_display() + (f": {entry.note}" if entry.note else "")
+        if item.source_import is not None:
+            title = f"{entry.get_action_display()} by"  # the template adds the import, linked
+        else:
+            title = entry.get_action_display() + (f": {entry.note}" if entry.note else "")
         items.append(
             TimelineItem(
-                entry.at, icons.get(entry.action, "bi-dot"), title, detail, entry.actor, entry.get_via_display()
+                entry.at,
+                icons.get(entry.action, "bi-dot"),
+                title,
+                detail,
+                entry.actor,
+                entry.get_via_display(),
+                item.source_import,
             )
         )
     items.sort(key=lambda i: i.at, reverse=True)

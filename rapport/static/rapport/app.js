@@ -50,6 +50,54 @@
       }
     });
   });
+  // A list's sticky header sits below the sticky navbar and, while it shows, the bulk-action bar: their
+  // heights (which change when the navbar's menu opens or the bar wraps) go to CSS variables.
+  var measured = typeof ResizeObserver === "function" ? new ResizeObserver(stickyOffsets) : null;
+  function stickyOffsets() {
+    var navbar = document.querySelector("body > nav.sticky-top");
+    var root = document.documentElement.style;
+    root.setProperty("--rapport-navbar-height", (navbar ? navbar.offsetHeight : 0) + "px");
+    document.querySelectorAll(".bulk-bar").forEach(function (bar) {
+      var height = bar.offsetHeight ? bar.offsetHeight + parseFloat(getComputedStyle(bar).marginBottom || "0") : 0;
+      var form = bar.closest("form") || bar.parentElement;
+      form.style.setProperty("--rapport-bulk-bar-height", height + "px");
+    });
+  }
+  function observeStickyParts() {
+    stickyOffsets();
+    if (!measured) return;
+    var navbar = document.querySelector("body > nav.sticky-top");
+    if (navbar) measured.observe(navbar);
+    document.querySelectorAll(".bulk-bar").forEach(function (bar) { measured.observe(bar); });
+  }
+  document.addEventListener("DOMContentLoaded", observeStickyParts);
+  document.addEventListener("htmx:afterSettle", observeStickyParts);
+  window.addEventListener("resize", stickyOffsets);
+  // A custom field's key, made from its label: "Preferred language" → "preferred_language" (lower-case
+  // letters, digits and underscores, starting with a letter, as custom_field_save requires).
+  function keyFromLabel(label) {
+    var key = String(label).normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/ß/g, "ss").toLowerCase();
+    key = key.replace(/[^a-z0-9]+/g, "_").replace(/^[^a-z]+/, "").slice(0, 50);
+    return key.replace(/_+$/, "");
+  }
+  // The custom-field form: choices show for choice types; on a new field the key follows the label
+  // until the admin types a key of their own (clearing it hands it back to the label).
+  document.addEventListener("alpine:init", function () {
+    window.Alpine.data("customFieldForm", function (type) {
+      return {
+        type: type,
+        keyTyped: false,
+        init: function () {
+          var key = this.$refs.key;
+          var label = this.$root.querySelector("input[name=label]");
+          if (key && label) this.keyTyped = key.value !== "" && key.value !== keyFromLabel(label.value);
+        },
+        fillKey: function (label) {
+          if (this.$refs.key && !this.keyTyped) this.$refs.key.value = keyFromLabel(label);
+        },
+      };
+    });
+  });
   // Ask before destructive actions marked with data-confirm.
   document.addEventListener("submit", function (event) {
     var submitter = event.submitter;
