@@ -311,19 +311,20 @@ class Contact(TimeStampedModel):
             # (they match because the default manager always adds "deleted_at IS NULL"); a count can
             # then be answered from the index alone.
             models.Index(fields=["last_name_key", "first_name_key", "id"], name="contact_name_idx", condition=LIVE),
-            # Searches sort each branch's matches by name: covering indexes let them do it from the
-            # index alone. PostgreSQL uses the pattern opclass for LIKE 'abc%'.
+            # Searches sort each branch's matches by name: covering indexes (with the id, which
+            # PostgreSQL doesn't keep in an index otherwise) let them do it from the index alone.
+            # PostgreSQL uses the pattern opclass for LIKE 'abc%'.
             models.Index(
-                fields=["first_name_key", "last_name_key"],
+                fields=["first_name_key", "last_name_key", "id"],
                 name="contact_first_name_idx",
                 condition=LIVE,
-                opclasses=["varchar_pattern_ops", "varchar_ops"],
+                opclasses=["varchar_pattern_ops", "varchar_ops", "int8_ops"],
             ),
             models.Index(
-                fields=["email", "last_name_key", "first_name_key"],
+                fields=["email", "last_name_key", "first_name_key", "id"],
                 name="contact_email_search_idx",
                 condition=LIVE & ~Q(email=""),
-                opclasses=["varchar_pattern_ops", "varchar_ops", "varchar_ops"],
+                opclasses=["varchar_pattern_ops", "varchar_ops", "varchar_ops", "int8_ops"],
             ),
             models.Index(fields=["phone"], name="contact_phone_idx", opclasses=["varchar_pattern_ops"]),
             # Each filter the list offers, followed by the whole default sort, so a filtered first page

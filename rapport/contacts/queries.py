@@ -30,7 +30,7 @@ from rapport.contacts.models import (
     Seniority,
     SizeBand,
 )
-from rapport.core.db import keyset_page, prefix_q
+from rapport.core.db import Branch, keyset_page, prefix_q
 from rapport.core.errors import FieldError, ValidationFailed
 from rapport.core.models import AuditEntry, User
 
@@ -247,7 +247,7 @@ def _word_conditions(word: str) -> list[Q]:
     return conditions
 
 
-def search_contacts_branches(q: str) -> tuple[list[Q], Q]:
+def search_contacts_branches(q: str) -> tuple[list[Branch], Q]:
     """A search box entry as alternative conditions plus one condition they all share.
 
     An email (with ``@``) or a phone number is one condition. Words each match a name, email, company
@@ -258,16 +258,16 @@ def search_contacts_branches(q: str) -> tuple[list[Q], Q]:
     if not text:
         return [], Q()
     if "@" in text:
-        return [prefix_q("email", text.lower().removeprefix("mailto:")) & ~Q(email="")], Q()
+        return [Branch(prefix_q("email", text.lower().removeprefix("mailto:")) & ~Q(email=""))], Q()
     digits = "".join(_DIGITS.findall(text))
     if len(digits) >= 4 and not re.search(r"[a-zA-Z]", text):
         if text.lstrip().startswith("+"):
-            return [prefix_q("phone", "+" + digits)], Q()
+            return [Branch(prefix_q("phone", "+" + digits))], Q()
         try:
             exact = normalise.phone(text, settings.DEFAULT_PHONE_REGION)
         except ValueError:
-            return [prefix_q("phone", "+" + digits)], Q()
-        return [Q(phone=exact), prefix_q("phone", "+" + digits)], Q()
+            return [Branch(prefix_q("phone", "+" + digits))], Q()
+        return [Branch(Q(phone=exact)), Branch(prefix_q("phone", "+" + digits))], Q()
     words = normalise.key(text).split()[:5]
     if not words:
         return [], Q()
@@ -279,14 +279,19 @@ def search_contacts_branches(q: str) -> tuple[list[Q], Q]:
             for condition in _word_conditions(word):
                 either |= condition
             rest &= either
-    return _word_conditions(leading), rest
+    first, last, *others = _word_conditions(leading)
+    # The last-name index is also the list's order (last name, first name): that branch reads in order.
+    # The range repeats the prefix so PostgreSQL can walk that index under any collation.
+    upper = leading[:-1] + chr(ord(leading[-1]) + 1)
+    in_order = last & Q(last_name_key__gte=leading, last_name_key__lt=upper)
+    return [Branch(first), Branch(in_order, in_order=True), *(Branch(c) for c in others)], rest
 
 
-def _any_of(branches: list[Q]) -> Q:
+def _any_of(branches: list[Branch]) -> Q:
     """Branches joined with OR as ``pk IN (subquery)`` terms, which both databases answer index by index."""
     condition = Q()
     for branch in branches:
-        condition |= Q(pk__in=Contact.objects.filter(branch).values("pk"))
+        condition |= Q(pk__in=Contact.objects.filter(branch.condition).values("pk"))
     return condition
 
 
@@ -295,7 +300,7 @@ def search_contacts_q(q: str) -> Q:
     branches, rest = search_contacts_branches(q)
     if not branches:
         return Q()
-    return (_any_of(branches) if len(branches) > 1 else branches[0]) & rest
+    return (_any_of(branches) if len(branches) > 1 else branches[0].condition) & rest
 
 
 def search_accounts_q(q: str) -> Q:
@@ -399,27 +404,33 @@ def account_page(
     return keyset_page(accounts, ACCOUNT_ORDERINGS[filters.ordering], cursor, limit)
 
 
-# Lists count matching rows up to this many and then say "10,000+": an exact count of a million
-# filtered rows costs more than the whole page, and nobody pages through ten thousand rows.
+# Counts stop at a cap and say "10,000+": an exact count of a million filtered rows costs more than
+# the whole page, and nobody pages through ten thousand rows. List pages stop sooner, at 1,000, as
+# Salesforce's "50+ items" does, and count further only when asked ("count all").
 COUNT_CAP = 10_000
+PAGE_COUNT_CAP = 1_000
+FULL_COUNT_CAP = 100_000
 
 
 # A search says "1,000+" sooner: counting every contact named Anna is of no use to anyone.
 SEARCH_COUNT_CAP = 1_000
 
 
-def contacts_count(user: User | None, filters: ListFilters) -> tuple[int, bool]:
+def contacts_count(user: User | None, filters: ListFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many contacts match the filters, capped (``(count, capped)``); searches count branch by branch."""
     if not filters.q:
-        return count_capped(contacts_filtered(user, filters))
+        return count_capped(contacts_filtered(user, filters), cap)
+    if cap > SEARCH_COUNT_CAP:
+        return count_capped(contacts_filtered(user, filters), cap)
     branches, rest = search_contacts_branches(filters.q)
     base = contacts_filtered(user, replace(filters, q="")).filter(rest).order_by()
     found: set[int] = set()
+    cap = min(cap, SEARCH_COUNT_CAP)
     for branch in branches:
-        found.update(base.filter(branch).values_list("pk", flat=True)[: SEARCH_COUNT_CAP + 1])
-        if len(found) > SEARCH_COUNT_CAP:
+        found.update(base.filter(branch.condition).values_list("pk", flat=True)[: cap + 1])
+        if len(found) > cap:
             break
-    return min(len(found), SEARCH_COUNT_CAP), len(found) > SEARCH_COUNT_CAP
+    return min(len(found), cap), len(found) > cap
 
 
 def count_capped(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import OperationalError, connection
@@ -48,13 +49,21 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
     return values
 
 
+@dataclass(frozen=True)
+class Branch:
+    """One alternative condition of a search; ``in_order`` when its index also yields the list order."""
+
+    condition: Q
+    in_order: bool = False
+
+
 def keyset_page(
     queryset: QuerySet[Any],
     order: Sequence[str],
     cursor: str | None,
     limit: int,
     *,
-    branches: Sequence[Q] = (),
+    branches: Sequence[Branch] = (),
 ) -> tuple[list[Any], str | None]:
     """Return one page of ``queryset`` ordered by ``order`` (ending with a unique field) after ``cursor``.
 
@@ -64,8 +73,9 @@ def keyset_page(
     ``branches`` are alternative conditions (a search's "first name starts with" OR "last name starts
     with" OR ...). A single query with such an OR lets the planner walk the ordering index until enough
     rows match, which at a million rows can mean reading half the table. Instead each branch finds its
-    own first page through its own index, sorted by an expression so the ordering index can't be chosen,
-    and one last query orders the few candidates: the union's first page is among the branches' ones.
+    own first page through its own index, sorted by an expression so the ordering index can't be chosen
+    (unless the branch's own index is the ordering one, ``in_order``), and one last query orders the few
+    candidates: the union's first page is among the branches' first pages.
     """
     descending = order[0].startswith("-")
     fields = [f.lstrip("-") for f in order]
@@ -77,12 +87,13 @@ def keyset_page(
         unindexed = [_unindexed(name, descending) for name in fields]
         candidates: set[Any] = set()
         for branch in branches:
-            found = queryset.filter(branch).order_by(*unindexed).values_list("pk", flat=True)[: limit + 1]
+            ordering = order if branch.in_order else unindexed
+            found = queryset.filter(branch.condition).order_by(*ordering).values_list("pk", flat=True)[: limit + 1]
             candidates.update(found)
         rows = list(queryset.filter(pk__in=candidates).order_by(*unindexed)[: limit + 1])
     else:
         if branches:
-            queryset = queryset.filter(branches[0])
+            queryset = queryset.filter(branches[0].condition)
         rows = list(queryset.order_by(*order)[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

@@ -271,22 +271,29 @@ def test_paging_keeps_the_sort_order_and_filters(world, logged_in):
     assert rows(first) + rows(second) == expected
 
 
-def test_count_says_plus_when_capped(world, logged_in, monkeypatch):
-    from rapport.contacts import queries
+def test_count_says_plus_when_capped_and_counts_further_when_asked(world, logged_in, monkeypatch):
+    from rapport.contacts.views import records
 
-    monkeypatch.setattr(queries, "COUNT_CAP", 5)
-    monkeypatch.setattr(queries.count_capped, "__defaults__", (5,))
+    monkeypatch.setattr(records, "PAGE_COUNT_CAP", 5)
     make_contacts(world, 7)
+    client = logged_in(world.admin)
 
-    response = logged_in(world.admin).get(LIST)
+    html = client.get(LIST).content.decode()
+    assert '<span class="num">5+</span> contacts' in html
+    assert 'data-testid="count-all"' in html
 
-    assert '<span class="num">5+</span> contacts' in response.content.decode()
+    html = client.get(LIST, {"count": "all"}).content.decode()
+    assert '<span class="num">7</span> contacts' in html
+    assert 'data-testid="count-all"' not in html
 
 
 def test_search_count_says_plus_when_capped(world, logged_in, monkeypatch):
     from rapport.contacts import queries
 
     monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 3)
+    from rapport.contacts.views import records
+
+    monkeypatch.setattr(records, "PAGE_COUNT_CAP", 3)
     for n in range(5):
         ContactFactory(first_name=f"Anna{n}", last_name="Zed")
 

@@ -57,6 +57,8 @@ from rapport.contacts.queries import (
     accounts_filtered,
     audit_history,
     contact_page,
+    FULL_COUNT_CAP,
+    PAGE_COUNT_CAP,
     contacts_count,
     contacts_filtered,
     count_capped,
@@ -309,6 +311,7 @@ def _list_context(request: HttpRequest, object_type: str) -> dict[str, Any]:
     rows: list[Any] = []
     next_cursor = previous_cursor = None
     count, capped = 0, False
+    cap = PAGE_COUNT_CAP
     if not errors:
         try:
             before = params.get("before")
@@ -331,10 +334,12 @@ def _list_context(request: HttpRequest, object_type: str) -> dict[str, Any]:
             next_cursor = _cursor_for(rows[-1], order)
         if rows and has_previous:
             previous_cursor = _cursor_for(rows[0], order)
+        # A page counts up to 1,000 and says "1,000+"; "count all" (count=all) counts further.
+        cap = FULL_COUNT_CAP if params.get("count") == "all" else PAGE_COUNT_CAP
         if is_contact:
-            count, capped = contacts_count(user, filters)
+            count, capped = contacts_count(user, filters, cap)
         else:
-            count, capped = count_capped(accounts_filtered(user, filters))
+            count, capped = count_capped(accounts_filtered(user, filters), cap)
     internal = user.role != Role.PARTNER
     users = owner_choices()[1:] if internal else []
     user_names = dict(users)
@@ -357,6 +362,7 @@ def _list_context(request: HttpRequest, object_type: str) -> dict[str, Any]:
         "rows": rows,
         "count": count,
         "capped": capped,
+        "count_all_query": _query(params, drop=(), count="all") if capped and cap < FULL_COUNT_CAP else "",
         "filters": filters,
         "filtered": not filters.is_empty(),
         "errors": errors,
