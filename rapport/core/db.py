@@ -216,22 +216,17 @@ def bulk_insert(
         suffix += f" RETURNING {quote(meta.pk.column)}"
     ids: list[int] = []
     connection.ensure_connection()
-    # At most ~30,000 parameters per statement keeps within SQLite's and PostgreSQL's limits.
+    if connection.vendor == "postgresql":
+        return _insert_pipelined(meta, columns, row_sql, suffix, rows, converters, returning_ids)
+    # At most ~30,000 parameters per statement keeps within SQLite's limit on bound variables.
     batch_size = max(1, min(batch_size, 30_000 // max(1, len(fields))))
     cursor = connection.connection.cursor()
     try:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             params: list[Any] = []
-            if converters:
-                for row in chunk:
-                    values = list(row)
-                    for i, convert in converters:
-                        values[i] = convert(values[i])
-                    params.extend(values)
-            else:
-                for row in chunk:
-                    params.extend(row)
+            for row in _converted(chunk, converters):
+                params.extend(row)
             # Names come from the model's metadata and values are bound parameters: nothing user-supplied.
             values_sql = ", ".join([row_sql] * len(chunk))
             sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values_sql}{suffix}"  # noqa: S608
@@ -240,6 +235,67 @@ def bulk_insert(
                 ids.extend(r[0] for r in cursor.fetchall())
     finally:
         cursor.close()
+    return ids
+
+
+def _converted(rows: Sequence[Sequence[Any]], converters: Sequence[tuple[int, Any]]) -> Iterator[Sequence[Any]]:
+    if not converters:
+        yield from rows
+        return
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        yield values
+
+
+def _insert_pipelined(
+    meta: Any,
+    columns: str,
+    row_sql: str,
+    suffix: str,
+    rows: Sequence[Sequence[Any]],
+    converters: Sequence[tuple[int, Any]],
+    returning_ids: bool,
+) -> list[int]:
+    """PostgreSQL: ``COPY`` the rows, taking ids from the table's sequence first when they are wanted.
+
+    A multi-row VALUES list with thousands of placeholders makes psycopg parse a new, huge query for
+    every batch, and one INSERT per row costs a round of parse, plan and execute on the server each;
+    COPY streams the rows into the table in one command. Rows that may clash with existing ones
+    (``ON CONFLICT DO NOTHING``) are sent as single-row INSERTs in psycopg's pipeline mode instead.
+    """
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    params = list(_converted(rows, converters))
+    with connection.connection.cursor() as cursor:
+        if suffix.strip().startswith("ON CONFLICT"):
+            sql = f"INSERT INTO {table} ({columns}) VALUES {row_sql}{suffix}"  # noqa: S608
+            cursor.executemany(sql, params, returning=returning_ids)
+            ids: list[int] = []
+            while returning_ids:
+                found = cursor.fetchone()
+                if found is not None:
+                    ids.append(found[0])
+                if not cursor.nextset():
+                    break
+            return ids
+        ids = []
+        pk = meta.pk.column
+        if returning_ids:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, pk, len(params)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            columns = f"{quote(pk)}, {columns}"
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            if returning_ids:
+                for pk_value, row in zip(ids, params, strict=True):
+                    copy.write_row((pk_value, *row))
+            else:
+                for row in params:
+                    copy.write_row(row)
     return ids
 
 
