@@ -105,12 +105,12 @@ def run(args: list[str], env: dict[str, str], *, timeout: float = 3600) -> tuple
     return wall, peak, stdout, stderr
 
 
-def peak_rss_of(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a command in a fresh interpreter that reports its own peak RSS (MB) on the last stderr line."""
+def peak_rss_of(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, float], str]:
+    """Run a command under ``bench.measure``; return its wall time, peak memory figures (MB) and stdout."""
     wrapper = [PYTHON, "-m", "bench.measure", *args]
     wall, _, stdout, stderr = run(wrapper, env)
-    peak = json.loads(stderr.strip().splitlines()[-1])["peak_rss_mb"]
-    return wall, peak, stdout
+    report = json.loads(stderr.strip().splitlines()[-1])
+    return wall, {k: report[k] for k in ("peak_rss_mb", "peak_anon_mb")}, stdout
 
 
 def save(name: str, data: dict) -> Path:
