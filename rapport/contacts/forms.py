@@ -28,6 +28,7 @@ from rapport.contacts.models import (
 )
 from rapport.core.errors import FieldError
 from rapport.core.models import PartnerOrganisation, Role, User
+from rapport.core.queries import record_owners
 
 CUSTOM_PREFIX = "cf_"
 # Service error messages that read as the end of a sentence whose subject is the field ("is required.").
@@ -52,10 +53,7 @@ def country_choices() -> list[tuple[str, str]]:
 
 def owner_choices() -> list[tuple[str, str]]:
     """Active internal users who may own records (partners can't)."""
-    users = User.objects.filter(is_active=True).exclude(role=Role.PARTNER).order_by("first_name", "username")
-    return [("", "— No owner —")] + [
-        (str(u.pk), u.display_name) for u in users.only("pk", "username", "first_name", "last_name")
-    ]
+    return [("", "— No owner —")] + [(str(u.pk), u.display_name) for u in record_owners()]
 
 
 def custom_form_field(definition: CustomField) -> forms.Field:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,21 +18,29 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from rapport.contacts import normalise
+from rapport.contacts import importing, normalise
 from rapport.contacts.models import (
     Account,
+    ConsentChange,
     ConsentStatus,
     Contact,
     ContactTag,
     CustomField,
+    DataSource,
+    ImportJob,
+    LifecycleChange,
     LifecycleStage,
     ObjectType,
+    SavedView,
     Seniority,
     SizeBand,
+    Tag,
 )
+from rapport.core.access import can
 from rapport.core.db import Branch, keyset_page, prefix_q
-from rapport.core.errors import FieldError, ValidationFailed
-from rapport.core.models import AuditEntry, User
+from rapport.core.errors import FieldError, NotFound, ValidationFailed
+from rapport.core.models import AuditEntry, PartnerOrganisation, Territory, User
+from rapport.core.queries import partner_organisation_or_none, user_or_none
 
 # Orderings offered to users, mapped to index-backed column lists (each ends with the unique id).
 CONTACT_ORDERINGS: dict[str, tuple[str, ...]] = {
@@ -474,3 +482,323 @@ def dashboard_summary(user: User) -> dict[str, Any]:
             if by_stage.get(stage.value)
         ],
     }
+
+
+# --- Reads for the pages: lists, record pages, forms, saved views and settings ----------------------------
+# What the contact and account pages read besides the rows of a list, so that the views only parse the
+# request, call these and the services, and render. Records still come from ``visible_to(user)``; a
+# record page's related data is read in a fixed number of queries, however much the record holds.
+
+
+def custom_fields_for(object_type: str) -> list[CustomField]:
+    """The custom fields defined for contacts or accounts, in the order forms and list columns show them."""
+    return list(CustomField.objects.filter(object_type=object_type).order_by("position", "label", "id"))
+
+
+def custom_fields_all() -> list[CustomField]:
+    """Every custom field, by record type and then in form order (for the settings page)."""
+    return list(CustomField.objects.order_by("object_type", "position", "label", "id"))
+
+
+def custom_field_get(*, field_id: int) -> CustomField:
+    """One custom field; ``NotFound`` if there is no such field."""
+    try:
+        return CustomField.objects.get(pk=field_id)
+    except CustomField.DoesNotExist:
+        raise NotFound(f"No custom field with id {field_id}.") from None
+
+
+def ordering_reversed(ordering: str) -> str:
+    """The same list ordering the other way round (``name`` ↔ ``-name``)."""
+    return ordering[1:] if ordering.startswith("-") else f"-{ordering}"
+
+
+@dataclass
+class ListPage:
+    """One page of the contact or account list, and whether pages come before and after it.
+
+    ``stale_cursor`` says the page link was out of date (or edited), so the list starts again from the top.
+    """
+
+    rows: list[Any]
+    has_previous: bool
+    has_next: bool
+    stale_cursor: bool = False
+
+
+def list_page(
+    user: User,
+    filters: ListFilters,
+    *,
+    object_type: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> ListPage:
+    """The page of contacts or accounts after the ``after`` cursor, or before the ``before`` one.
+
+    A page before a cursor is read in the reverse order and turned round, so both directions use the
+    list's indexes. A cursor that can't be read gives the first page instead.
+    """
+    page: Callable[..., tuple[list[Any], str | None]] = (
+        contact_page if object_type == ObjectType.CONTACT else account_page
+    )
+    try:
+        if before:
+            rows, more = page(
+                user, replace(filters, ordering=ordering_reversed(filters.ordering)), cursor=before, limit=limit
+            )
+            rows.reverse()
+            return ListPage(rows, has_previous=more is not None, has_next=True)
+        rows, more = page(user, filters, cursor=after or None, limit=limit)
+        return ListPage(rows, has_previous=bool(after), has_next=more is not None)
+    except ValidationFailed:
+        rows, more = page(user, filters, limit=limit)
+        return ListPage(rows, has_previous=False, has_next=more is not None, stale_cursor=True)
+
+
+def list_count(user: User, filters: ListFilters, *, object_type: str, cap: int) -> tuple[int, bool]:
+    """How many contacts or accounts the user may see match the filters, counted up to ``cap``:
+    ``(count, capped)``."""
+    if object_type == ObjectType.CONTACT:
+        return contacts_count(user, filters, cap)
+    return count_capped(accounts_filtered(user, filters), cap)
+
+
+def contact_counts_by_account(user: User, account_ids: Collection[int]) -> dict[int, int]:
+    """How many contacts the user may see at each of these accounts, in one query (accounts with none are
+    left out)."""
+    counts = (
+        Contact.objects.visible_to(user)
+        .filter(account_id__in=list(account_ids))
+        .order_by()
+        .values_list("account_id")
+        .annotate(n=models.Count("pk"))
+    )
+    return dict(counts)
+
+
+def matching_ids_in_chunks(
+    user: User, *, object_type: str, filters: ListFilters, chunk_size: int
+) -> Iterator[list[int]]:
+    """The ids of every contact or account the user may see that matches the filters, ``chunk_size`` at a
+    time, walking the primary key (for a bulk action on "all matching"); each chunk is read when needed."""
+    queryset: QuerySet[Any] = (
+        contacts_filtered(user, filters) if object_type == ObjectType.CONTACT else accounts_filtered(user, filters)
+    )
+    last = 0
+    while True:
+        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk_size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def saved_views_for_list(user: User, *, object_type: str) -> list[SavedView]:
+    """The saved views a list offers the user: their own and every shared one, by name."""
+    return list(
+        SavedView.objects.filter(object_type=object_type)
+        .filter(Q(user=user) | Q(shared=True))
+        .select_related("user")
+        .order_by("name", "id")
+    )
+
+
+def saved_views_own_and_shared(user: User) -> tuple[list[SavedView], list[SavedView]]:
+    """The user's own saved views, and those others shared, each by record type and name."""
+    own = list(SavedView.objects.filter(user=user).order_by("object_type", "name"))
+    shared = list(
+        SavedView.objects.filter(shared=True).exclude(user=user).select_related("user").order_by("object_type", "name")
+    )
+    return own, shared
+
+
+def visible_account(user: User, account_id: int) -> Account | None:
+    """The account, if the user may see it."""
+    return Account.objects.visible_to(user).filter(pk=account_id).first()
+
+
+def visible_account_name(user: User, account_id: int) -> str | None:
+    """The account's name, if the user may see it."""
+    return Account.objects.visible_to(user).filter(pk=account_id).values_list("name", flat=True).first()
+
+
+def visible_account_names(user: User, account_ids: Collection[int]) -> dict[int, str]:
+    """The names of those of these accounts the user may see, by id (no query for no ids)."""
+    if not account_ids:
+        return {}
+    return dict(Account.objects.visible_to(user).filter(pk__in=account_ids).values_list("pk", "name"))
+
+
+def visible_contact(user: User, contact_id: int) -> Contact | None:
+    """The contact, if the user may see it."""
+    return Contact.objects.visible_to(user).filter(pk=contact_id).first()
+
+
+def contact_id_with_email(email: str, *, exclude_id: int | None = None) -> int | None:
+    """The id of the live contact that has this normalised email (other than ``exclude_id``), whoever may
+    see it: emails are unique across all contacts."""
+    if not email:
+        return None
+    # NOT (email = '') repeats the unique index's condition, so the lookup uses that index.
+    others = Contact.objects.filter(email=email).exclude(email="")
+    if exclude_id is not None:
+        others = others.exclude(pk=exclude_id)
+    return others.values_list("pk", flat=True).first()
+
+
+def account_suggestions(user: User, text: str, *, exclude_id: int | None = None, limit: int = 8) -> list[Account]:
+    """Accounts the user may see whose name or domain matches what was typed in an account picker, by name."""
+    found = Account.objects.visible_to(user).filter(search_accounts_q(text))
+    if exclude_id is not None:
+        found = found.exclude(pk=exclude_id)
+    return list(found.order_by("name_key", "id")[:limit])
+
+
+def contact_for_vcard(contact_id: int) -> Contact:
+    """A contact with its account and tags loaded, for a vCard (the caller has checked the user may see it)."""
+    return Contact.objects.select_related("account").prefetch_related("tags").get(pk=contact_id)
+
+
+def import_file_names(job_ids: Collection[int]) -> dict[int, str]:
+    """The name of the file each of these imports read, by import id (no query for no ids)."""
+    if not job_ids:
+        return {}
+    return dict(ImportJob.objects.filter(pk__in=job_ids).values_list("pk", "original_name"))
+
+
+def import_ids_openable(user: User, job_ids: Collection[int]) -> set[int]:
+    """Those of these imports whose page the user may open: none unless their role may import; then their
+    own, or every one for an admin (see ``import_jobs_visible``)."""
+    if not job_ids or not can(user, "records.import"):
+        return set()
+    return set(importing.import_jobs_visible(actor=user).filter(pk__in=job_ids).values_list("pk", flat=True))
+
+
+def record_data_sources(record: Contact | Account) -> dict[int, DataSource]:
+    """The data sources a record's provenance points at, by id, with the user who wrote through each.
+
+    Provenance written before data sources existed holds a dict instead of an id; those need no query.
+    """
+    ids = {v for v in record.provenance.values() if isinstance(v, int) and not isinstance(v, bool)}
+    if not ids:
+        return {}
+    return {source.pk: source for source in DataSource.objects.filter(pk__in=ids).select_related("actor")}
+
+
+@dataclass
+class ContactDetails:
+    """What a contact's page shows besides the contact's own fields.
+
+    ``colleagues`` are the first ten other contacts at the account (when the user may see it), and
+    ``colleague_count`` how many there are in all.
+    """
+
+    account: Account | None
+    colleagues: list[Contact]
+    colleague_count: int
+    owner: User | None
+    consent_changes: list[ConsentChange]
+    stage_changes: list[LifecycleChange]
+    history: list[AuditEntry]
+    tags: list[Tag]
+    data_sources: dict[int, DataSource]
+
+
+def contact_details(user: User, contact: Contact) -> ContactDetails:
+    """A contact's account, colleagues, owner, tags, consent and stage changes, newest history and data
+    sources, in a fixed number of queries whatever the contact holds (one each, none for what it lacks);
+    the account and colleagues only if the user may see them."""
+    account = None
+    colleagues: list[Contact] = []
+    colleague_count = 0
+    if contact.account_id:
+        account = Account.objects.visible_to(user).select_related("owner").filter(pk=contact.account_id).first()
+        if account is not None:
+            others = Contact.objects.visible_to(user).filter(account_id=account.pk).exclude(pk=contact.pk)
+            colleagues = list(others.order_by("last_name_key", "first_name_key", "id")[:10])
+            colleague_count = len(colleagues) if len(colleagues) < 10 else others.count()
+    owner = user_or_none(contact.owner_id)
+    consent_changes = list(contact.consent_changes.select_related("actor")[:200])
+    stage_changes = list(contact.stage_changes.select_related("actor")[:200])
+    history = audit_history("contact", contact.pk, limit=100)
+    tags = list(contact.tags.all())
+    return ContactDetails(
+        account=account,
+        colleagues=colleagues,
+        colleague_count=colleague_count,
+        owner=owner,
+        consent_changes=consent_changes,
+        stage_changes=stage_changes,
+        history=history,
+        tags=tags,
+        data_sources=record_data_sources(contact),
+    )
+
+
+@dataclass
+class AccountContacts:
+    """One page of an account's contacts, how many there are, and the cursor of the next page.
+
+    ``paged`` says this is a later page, not the first.
+    """
+
+    contacts: list[Contact]
+    next_cursor: str | None
+    count: int
+    capped: bool
+    paged: bool
+
+
+def account_contacts(user: User, account: Account, *, after: str | None = None, limit: int = 25) -> AccountContacts:
+    """The contacts at an account the user may see, a page at a time; an unreadable cursor gives the first."""
+    filters = ListFilters(account=account.pk)
+    try:
+        contacts, next_cursor = contact_page(user, filters, cursor=after, limit=limit)
+    except ValidationFailed:
+        contacts, next_cursor = contact_page(user, filters, limit=limit)
+        after = None
+    count, capped = count_capped(contacts_filtered(user, filters))
+    return AccountContacts(contacts, next_cursor, count, capped, paged=bool(after))
+
+
+@dataclass
+class AccountDetails:
+    """What an account's page shows besides its own fields and its contacts.
+
+    ``parent`` and ``children`` hold only the accounts the user may see (the first fifty children, by name).
+    """
+
+    parent: Account | None
+    children: list[Account]
+    owner: User | None
+    partner: PartnerOrganisation | None
+    territory: Territory | None
+    stage_changes: list[LifecycleChange]
+    history: list[AuditEntry]
+    data_sources: dict[int, DataSource]
+
+
+def account_details(user: User, account: Account) -> AccountDetails:
+    """An account's parent and child accounts, owner, partner organisation, territory, stage changes,
+    newest history and data sources, in a fixed number of queries whatever the account holds (one each,
+    none for what it lacks); the parent and children only if the user may see them."""
+    visible = Account.objects.visible_to(user)
+    parent = visible.filter(pk=account.parent_id).first() if account.parent_id else None
+    children = list(visible.filter(parent_id=account.pk).select_related("owner").order_by("name_key", "id")[:50])
+    owner = user_or_none(account.owner_id)
+    partner = partner_organisation_or_none(account.partner_organisation_id)
+    stage_changes = list(account.stage_changes.select_related("actor")[:200])
+    history = audit_history("account", account.pk, limit=100)
+    territory = account.territory if account.territory_id else None
+    return AccountDetails(
+        parent=parent,
+        children=children,
+        owner=owner,
+        partner=partner,
+        territory=territory,
+        stage_changes=stage_changes,
+        history=history,
+        data_sources=record_data_sources(account),
+    )

@@ -346,12 +346,9 @@ def _set_tags(contact_ids_to_names: Mapping[int, Sequence[str]], *, replace: boo
 
 
 def _email_taken(email: str, *, exclude_id: int | None = None) -> int | None:
-    if not email:
-        return None
-    others = Contact.objects.filter(email=email).exclude(email="")  # the form of the unique index's condition
-    if exclude_id is not None:
-        others = others.exclude(pk=exclude_id)
-    return others.values_list("pk", flat=True).first()
+    from rapport.contacts.queries import contact_id_with_email
+
+    return contact_id_with_email(email, exclude_id=exclude_id)
 
 
 def _external_id_taken(

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods
 from rapport.core import forms, services
 from rapport.core.access import can
 from rapport.core.errors import RapportError
-from rapport.core.models import ApiToken, Via
+from rapport.core.models import Via
+from rapport.core.queries import api_tokens_of
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -137,7 +138,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "new_secret": request.session.pop(NEW_SECRET_KEY, None) if request.method == "GET" else None,
-        "tokens": ApiToken.objects.filter(user=user).order_by("-created_at"),
+        "tokens": api_tokens_of(user),  # type: ignore[arg-type]
     }
     return render(request, "core/tokens.html", context)
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from rapport.contacts import services
 from rapport.contacts.forms import CustomFieldForm
 from rapport.contacts.models import CustomField, ObjectType
+from rapport.contacts.queries import custom_field_get, custom_fields_all
 from rapport.core.access import can
 from rapport.core.errors import Forbidden, NotFound, RapportError
 from rapport.core.models import User
@@ -71,7 +72,7 @@ def custom_fields(request: HttpRequest) -> HttpResponse:
         form = CustomFieldForm(
             initial={"object_type": object_type if object_type in ObjectType.values else ObjectType.CONTACT}
         )
-    fields = list(CustomField.objects.order_by("object_type", "position", "label", "id"))
+    fields = custom_fields_all()
     groups = [
         {"type": value, "label": label, "fields": [f for f in fields if f.object_type == value]}
         for value, label in ObjectType.choices
@@ -87,8 +88,8 @@ def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a custom field's label, choices, help, position and whether it's required; or delete it."""
     user = _admin(request)
     try:
-        existing = CustomField.objects.get(pk=pk)
-    except CustomField.DoesNotExist:
+        existing = custom_field_get(field_id=pk)
+    except NotFound:
         raise Http404("No such custom field.") from None
     if request.method == "POST" and "delete" in request.POST:
         try:

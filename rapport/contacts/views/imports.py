@@ -117,7 +117,7 @@ def _say_how_it_went(request: HttpRequest, job_id: int, *, started: str) -> None
     A worker (or, in tests and small set-ups, the immediate queue) may have finished the job before
     the redirect: "carries on in the background" would then sit beside a "Done" badge.
     """
-    job = ImportJob.objects.get(pk=job_id)
+    job = importing.import_job_get(actor=_user(request), job_id=job_id)
     if job.status == ImportJob.Status.DONE:
         counts = [(job.created, "created"), (job.updated, "updated"), (job.merged, "merged"), (job.skipped, "skipped")]
         counts.append((job.rejected, "rejected"))
