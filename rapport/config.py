@@ -112,7 +112,7 @@ def database(url: str | None, directory: Path) -> dict[str, object]:
                     # A larger auto-checkpoint keeps big imports from paying a checkpoint (and fsync)
                     # at every batch's commit; the WAL is folded back once it reaches ~40 MB.
                     "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA wal_autocheckpoint=10000;"
-                    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-64000;PRAGMA temp_store=MEMORY;"
+                    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-64000;"
                     "PRAGMA mmap_size=268435456;"
                 ),
             },
