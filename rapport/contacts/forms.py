@@ -26,6 +26,7 @@ from rapport.contacts.models import (
     Seniority,
     SizeBand,
 )
+from rapport.contacts.validation import ACCOUNT_FIELDS, CONTACT_FIELDS
 from rapport.core.errors import FieldError
 from rapport.core.models import PartnerOrganisation, Role, User
 from rapport.core.queries import record_owners
@@ -100,43 +101,10 @@ def _sentence(label: str, message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-# The inputs sent to the services as they are (consent and custom fields are nested separately).
-CONTACT_INPUTS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "job_title",
-    "seniority",
-    "department",
-    "account_id",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "lifecycle_stage",
-    "owner_id",
-    "source",
-    "tags",
-    "external_id",
-)
-ACCOUNT_INPUTS = (
-    "name",
-    "domain",
-    "industry",
-    "size_band",
-    "annual_revenue",
-    "currency",
-    "country",
-    "region",
-    "city",
-    "owner_id",
-    "partner_organisation_id",
-    "parent_id",
-    "lifecycle_stage",
-    "external_id",
-)
+# The inputs sent to the services as they are: every field the validation accepts, except consent and
+# custom fields, which the forms nest separately.
+CONTACT_INPUTS = tuple(sorted(CONTACT_FIELDS - {"consent", "custom"}))
+ACCOUNT_INPUTS = tuple(sorted(ACCOUNT_FIELDS - {"custom"}))
 
 
 class RecordForm(forms.Form):
