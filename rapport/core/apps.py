@@ -7,3 +7,10 @@ class CoreConfig(AppConfig):
     name = "rapport.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from django.db.models import Field
+
+        from rapport.core.db import AnyOf
+
+        Field.register_lookup(AnyOf)

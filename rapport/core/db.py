@@ -10,10 +10,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import OperationalError, connection
-from django.db.models import Q, QuerySet
+from django.db.models import Lookup, Q, QuerySet
 from django.db.models.base import ModelState
 
 from rapport.core.errors import invalid
+
+
+class AnyOf(Lookup):  # type: ignore[type-arg]
+    """``field__any_of=values``: the column equals one of many values, passed as a single parameter.
+
+    ``__in`` binds and converts every value on its own, which for the thousands of keys an import batch
+    looks up costs more than the query; this hands the whole list over at once (a JSON array read with
+    ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL), and the column's index still serves
+    it. Values must already be what the column holds: strings for text columns, integers for ids.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> list[Any]:
+        return list(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, params = self.process_lhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, self.rhs]
+        # The column expression comes from the compiler and the values are one bound parameter.
+        return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.rhs)]  # noqa: S608
 
 
 def prefix_q(field: str, prefix: str) -> Q:
@@ -166,7 +189,26 @@ def _converter(field: Any) -> Any:
     kind = field.get_internal_type()
     if kind == "JSONField":
         encoder = field.encoder
-        return lambda v: None if v is None else ops.adapt_json_value(v, encoder)
+        # Imports write the same small objects (provenance, empty custom fields) on every row: encode each
+        # distinct flat object once.
+        # The key holds the values' types too, since 1, 1.0 and True are equal but encode differently.
+        encoded: dict[tuple[Any, ...], Any] = {}
+
+        def convert_json(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is dict:
+                key = (*value.items(), *map(type, value.values()))
+                try:
+                    return encoded[key]
+                except KeyError:
+                    adapted = encoded[key] = ops.adapt_json_value(value, encoder)
+                    return adapted
+                except TypeError:  # nested lists or objects: not hashable, encode as they come
+                    pass
+            return ops.adapt_json_value(value, encoder)
+
+        return convert_json
     if kind in ("DateTimeField", "DateField"):
         adapt = ops.adapt_datetimefield_value if kind == "DateTimeField" else ops.adapt_datefield_value
         # A batch stamps most rows with the same time: convert each distinct value once.
@@ -214,12 +256,31 @@ def bulk_insert(
     suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     if returning_ids:
         suffix += f" RETURNING {quote(meta.pk.column)}"
-    ids: list[int] = []
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        return _insert_pipelined(meta, columns, row_sql, suffix, rows, converters, returning_ids)
+    # The driver's cursor raises the driver's errors: present them as Django's (IntegrityError and the
+    # like), which is what callers catch.
+    with connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            return _insert_pipelined(meta, columns, row_sql, suffix, rows, converters, returning_ids)
+        return _insert_values(meta, columns, row_sql, suffix, rows, converters, returning_ids, batch_size, len(fields))
+
+
+def _insert_values(
+    meta: Any,
+    columns: str,
+    row_sql: str,
+    suffix: str,
+    rows: Sequence[Sequence[Any]],
+    converters: Sequence[tuple[int, Any]],
+    returning_ids: bool,
+    batch_size: int,
+    width: int,
+) -> list[int]:
+    """SQLite: multi-row ``INSERT ... VALUES`` statements on the driver's cursor."""
+    quote = connection.ops.quote_name
+    ids: list[int] = []
     # At most ~30,000 parameters per statement keeps within SQLite's limit on bound variables.
-    batch_size = max(1, min(batch_size, 30_000 // max(1, len(fields))))
+    batch_size = max(1, min(batch_size, 30_000 // max(1, width)))
     cursor = connection.connection.cursor()
     try:
         for start in range(0, len(rows), batch_size):
@@ -382,11 +443,12 @@ def update_objects(objects: Sequence[Any], fields: Sequence[str]) -> None:
         values.append(obj.pk)
         rows.append(values)
     connection.ensure_connection()
-    cursor = connection.connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
+    with connection.wrap_database_errors:  # as Django's errors, like ``bulk_insert``
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
 
 
 def statistics_refresh(tables: Sequence[str] = ()) -> None:
