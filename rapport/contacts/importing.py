@@ -19,7 +19,9 @@ import csv
 import datetime as dt
 import functools
 import io
+import json
 import logging
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -37,14 +39,17 @@ from django.utils import timezone
 from rapport.contacts import normalise
 from rapport.contacts.models import ConsentChannel, CustomField, ImportJob, ObjectType, Party
 from rapport.contacts.services import (
+    PreparedContacts,
     Provenance,
     RowOutcome,
     RowStatus,
     accounts_upsert_batch,
+    contacts_prepare,
     contacts_upsert_batch,
 )
 from rapport.contacts.validation import Lookups, clean_account, clean_contact
 from rapport.core.access import require
+from rapport.core.bulk import fewer_collections
 from rapport.core.db import bulk_writes, statistics_refresh
 from rapport.core.errors import FieldError, NotFound, RapportError, ValidationFailed, invalid
 from rapport.core.models import Role, User, Via
@@ -1064,7 +1069,8 @@ class _Owners:
     def __init__(self) -> None:
         self._by_ref: dict[str, str] | None = None
 
-    def resolve(self, value: str) -> str:
+    def load(self) -> None:
+        """Read the users now (a read-ahead process resolves owners without the database)."""
         if self._by_ref is None:
             by_ref: dict[str, str] = {}
             names: dict[str, list[int]] = {}
@@ -1082,6 +1088,10 @@ class _Owners:
                 if len(pks) == 1:  # a name two users share can't say which of them is meant
                     by_ref.setdefault(full, str(pks[0]))
             self._by_ref = by_ref
+
+    def resolve(self, value: str) -> str:
+        self.load()
+        assert self._by_ref is not None
         # Unknown values pass through, for validation to reject with its own clear message.
         return self._by_ref.get(" ".join(value.lower().split()), value)
 
@@ -1351,7 +1361,7 @@ def _run(job_id: int, on_progress: ProgressCallback | None, *, dry_run: bool = F
         import_mapping_check(
             object_type=job.object_type, headers=job.headers, mapping=job.mapping, mode=job.mode, match_on=job.match_on
         )
-        with bulk_writes():
+        with bulk_writes(), fewer_collections():
             _stream(job, on_progress)
     except _Superseded:
         return ImportJob.objects.get(pk=job_id)
@@ -1393,41 +1403,94 @@ def _fail(job: ImportJob, message: str) -> None:
     )
 
 
+# Files this large are read and cleaned ahead, in a forked process, while this one writes.
+READ_AHEAD_BYTES = 2_000_000
+
+
+@dataclass
+class _Batch:
+    """Records read and cleaned, ready to write, and where the file stands after them."""
+
+    size: int
+    position: _Position
+    rows: list[tuple[int, Mapping[str, Any]]]  # for contacts, only those ``ready`` left pending
+    rejected: list[tuple[Sequence[str], int, str]]
+    cells_by_line: dict[int, list[str] | str]  # every row that goes to the upsert (packed: as JSON)
+    ready: PreparedContacts | None = None
+
+    def cells(self, line: int) -> list[str]:
+        cells = self.cells_by_line[line]
+        return json.loads(cells) if isinstance(cells, str) else cells
+
+    def pack(self) -> _Batch:
+        """Make the batch cheaper to pass to another process: the cells, needed only for the few rows that
+        end up rejected, travel as one string a row instead of one a value."""
+        self.cells_by_line = {
+            line: c if isinstance(c, str) else json.dumps(c) for line, c in self.cells_by_line.items()
+        }
+        return self
+
+
 def _stream(job: ImportJob, on_progress: ProgressCallback | None) -> None:
     """Read the file from the job's committed position and import it batch by batch."""
     actor = job.created_by
     lookups = Lookups.load(actor=actor, object_type=job.object_type)
     builder = _RowBuilder(job, _Owners())
+    # Read now what cleaning looks up, so that a read-ahead process can clean without the database.
+    if builder.owner is not None:
+        builder.owners.load()
+        lookups.preload_users()
+    if any(target.startswith("partner") for target in job.mapping.values()):
+        lookups.preload_partners()
     rejects = _Rejects(job)
     labels = problem_labels(object_type=job.object_type, custom_fields=lookups.custom_fields.values())
     provenance = Provenance(job.party, job.party_name or f"import #{job.pk}: {job.original_name}"[:200])
-    upsert = contacts_upsert_batch if job.object_type == ObjectType.CONTACT else accounts_upsert_batch
+    contacts = job.object_type == ObjectType.CONTACT
     # Nothing committed yet means starting from the top, whatever the byte count says.
     committed = _Position(job.lines_read, job.bytes_read if job.lines_read else 0)
 
-    def commit(batch: list[tuple[int, list[str]]], position: _Position) -> None:
-        counts = _Counts()
-        rows: list[tuple[int, Mapping[str, Any]]] = []
-        rejected: list[tuple[Sequence[str], int, str]] = []
-        cells_by_line: dict[int, list[str]] = {}
-        for line, cells in batch:
+    def prepare(records: list[tuple[int, list[str]]], position: _Position) -> _Batch:
+        batch = _Batch(len(records), position, [], [], {})
+        for line, cells in records:
             problem = builder.width_problem(cells)
             if problem:
-                rejected.append((cells, line, problem))
+                batch.rejected.append((cells, line, problem))
                 continue
-            rows.append((line, builder.values(cells)))
-            cells_by_line[line] = cells
+            batch.rows.append((line, builder.values(cells)))
+            batch.cells_by_line[line] = cells
+        if contacts and batch.rows:
+            batch.ready = contacts_prepare(batch.rows, lookups=lookups, match_on=job.match_on, from_text=True)
+            # What is cleaned need not travel twice (the read-ahead process pickles each batch).
+            batch.rows = [row for row in batch.rows if row[0] in batch.ready.pending]
+        return batch
+
+    def commit(batch: _Batch) -> None:
+        counts = _Counts()
+        rejected, position = batch.rejected, batch.position
         with transaction.atomic():
             # Lock the job and check that no other run moved it on since this one read its position.
             current = ImportJob.objects.select_for_update().values_list("lines_read", flat=True).get(pk=job.pk)
             if current != committed.line:
                 raise _Superseded
             outcomes: list[RowOutcome] = []
-            if rows:
-                outcomes = upsert(
+            if batch.ready is not None:
+                outcomes = contacts_upsert_batch(
                     actor=actor,
                     via=Via.IMPORT,
-                    rows=rows,
+                    rows=batch.rows,
+                    mode=job.mode,
+                    match_on=job.match_on,
+                    provenance=provenance,
+                    from_text=True,
+                    import_job=job,
+                    lookups=lookups,
+                    ready=batch.ready,
+                )
+            elif batch.rows:
+                outcomes = accounts_upsert_batch(
+                    actor=actor,
+                    via=Via.IMPORT,
+                    rows=batch.rows,
                     mode=job.mode,
                     match_on=job.match_on,
                     provenance=provenance,
@@ -1438,11 +1501,9 @@ def _stream(job: ImportJob, on_progress: ProgressCallback | None) -> None:
             for outcome in outcomes:
                 counts.add(outcome.status)
                 if outcome.status == RowStatus.REJECTED:
-                    rejected.append(
-                        (cells_by_line[outcome.index], outcome.index, problems_text(outcome.errors, labels))
-                    )
-            counts.rejected += len(batch) - len(rows)
-            counts.rows = len(batch)
+                    rejected.append((batch.cells(outcome.index), outcome.index, problems_text(outcome.errors, labels)))
+            counts.rejected += batch.size - len(batch.cells_by_line)
+            counts.rows = batch.size
             rejected.sort(key=lambda r: r[1])
             rejects.write(rejected)
             ImportJob.objects.filter(pk=job.pk).update(
@@ -1465,25 +1526,92 @@ def _stream(job: ImportJob, on_progress: ProgressCallback | None) -> None:
         if on_progress is not None:
             on_progress(job)
 
-    with _Reader(job, committed) as reader:
+    start = _Position(committed.line, committed.offset)
+    ahead = job.file_size - committed.offset >= READ_AHEAD_BYTES and "fork" in mp.get_all_start_methods()
+    batches = _read_ahead(job, start, prepare) if ahead else _read_batches(job, start, prepare)
+    for batch in batches:
+        if batch.size or batch.position.line != committed.line:
+            commit(batch)
+
+
+def _read_batches(
+    job: ImportJob,
+    start: _Position,
+    prepare: Callable[[list[tuple[int, list[str]]], _Position], _Batch],
+    first: int | None = None,
+) -> Iterator[_Batch]:
+    """The file's batches from ``start`` (the first one at most ``first`` rows), the last one possibly
+    empty (trailing blank lines still move the position on). An unreadable record ends them: the batch
+    before it comes first, then the error."""
+    with _Reader(job, start) as reader:
         records = reader.records()
-        batch: list[tuple[int, list[str]]] = []
+        chunk: list[tuple[int, list[str]]] = []
+        size = first or BATCH_SIZE
+
+        def here() -> _Position:
+            return _Position(reader.position.line, reader.position.offset)
+
         try:
-            if committed.line == 0:
+            if start.line == 0:
                 next(records, None)  # the header
             for line, cells in records:
                 if any(cells):  # blank lines are not rows
-                    batch.append((line, cells))
-                    if len(batch) >= BATCH_SIZE:
-                        commit(batch, _Position(reader.position.line, reader.position.offset))
-                        batch = []
+                    chunk.append((line, cells))
+                    if len(chunk) >= size:
+                        yield prepare(chunk, here())
+                        chunk, size = [], BATCH_SIZE
         except ImportFileError:
             # The rows before the unreadable record are good: they go in before the job fails.
-            if batch:
-                commit(batch, _Position(reader.position.line, reader.position.offset))
+            yield prepare(chunk, here())
             raise
-        if batch or reader.position.line != committed.line:
-            commit(batch, _Position(reader.position.line, reader.position.offset))
+        yield prepare(chunk, here())
+
+
+def _read_ahead(
+    job: ImportJob, start: _Position, prepare: Callable[[list[tuple[int, list[str]]], _Position], _Batch]
+) -> Iterator[_Batch]:
+    """``_read_batches`` run in a forked process, so that reading and cleaning the next batch overlaps
+    writing this one on another core. The child never touches the database (what cleaning looks up was
+    read before the fork; anything else is left pending for this process) and leaves with ``os._exit``,
+    so the connection it inherited is not closed under this process."""
+    receiver, sender = mp.get_context("fork").Pipe(duplex=False)
+
+    def child() -> None:
+        receiver.close()
+        try:
+            # A small first batch: the writer waits for it with nothing else to do.
+            for batch in _read_batches(job, start, prepare, first=BATCH_SIZE // 5):
+                sender.send(("batch", batch.pack()))
+        except ImportFileError as exc:
+            sender.send(("unreadable", str(exc)))
+        except BaseException as exc:  # the parent raises it as the import's failure
+            sender.send(("failed", f"{exc.__class__.__name__}: {exc}"))
+        else:
+            sender.send(("end", None))
+        sender.close()
+
+    process = mp.get_context("fork").Process(target=child, name=f"rapport-import-{job.pk}-reader", daemon=True)
+    process.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError("the process reading the file ahead stopped unexpectedly") from None
+            if kind == "batch":
+                yield payload
+            elif kind == "unreadable":
+                raise ImportFileError(payload)
+            elif kind == "failed":
+                raise RuntimeError(f"reading the file failed: {payload}")
+            else:
+                return
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
 
 
 # --- Reading a job's outcome ------------------------------------------------------------------------

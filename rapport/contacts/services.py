@@ -34,6 +34,7 @@ from rapport.contacts.models import (
 )
 from rapport.contacts.validation import (
     Lookups,
+    NeedsDatabase,
     clean_account,
     clean_contact,
     derive_account,
@@ -321,12 +322,13 @@ def _created_contacts_history(
     actor_id = actor.pk if actor else None
     source = consent_source[:200]
     audits, stages, consents = history.audits, history.stages, history.consents
+    create = AuditEntry.Action.CREATE.value
     for contact in contacts:
         state = contact.__dict__
         changes = (
             {f: [None, state[f]] for f in CONTACT_AUDITED if state[f] and state[f] != _UNKNOWN} if with_values else {}
         )
-        audits.append((at, actor_id, via, "contact", contact.pk, AuditEntry.Action.CREATE.value, changes, note))
+        audits.append((at, actor_id, via, "contact", contact.pk, create, changes, note))
         stages.append((contact.pk, None, "", state["lifecycle_stage"], at, actor_id, via))
         for channel, name in _CONSENT_FIELDS:
             if state[name] != _UNKNOWN:
@@ -1060,6 +1062,7 @@ def contacts_upsert_batch(
     from_text: bool = False,
     import_job: ImportJob | None = None,
     lookups: Lookups | None = None,
+    ready: PreparedContacts | None = None,
 ) -> list[RowOutcome]:
     """Create or update many contacts in one transaction with a handful of queries.
 
@@ -1068,6 +1071,9 @@ def contacts_upsert_batch(
     already touched earlier in the same import count as ``merged``. Bad rows are rejected with reasons
     while the good ones are written. If a concurrent writer takes an email first, the batch is retried
     row by row so the good rows still go in.
+
+    ``ready`` holds rows ``contacts_prepare`` cleaned ahead of time; then ``rows`` need only hold the ones
+    it left pending, and the outcomes come in index order.
     """
     _require(actor, "records.change")
     if mode not in ImportJob.Mode.values:
@@ -1078,20 +1084,31 @@ def contacts_upsert_batch(
     provenance = _default_provenance(actor, via, provenance)
     try:
         with transaction.atomic():
-            return _contacts_upsert(actor, via, rows, mode, match_on, provenance, from_text, import_job, lookups)
+            return _contacts_upsert(actor, via, rows, mode, match_on, provenance, from_text, import_job, lookups, ready)
     except IntegrityError:
-        outcomes: list[RowOutcome] = []
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    outcomes += _contacts_upsert(
-                        actor, via, [row], mode, match_on, provenance, from_text, import_job, lookups
-                    )
-            except IntegrityError:
-                outcomes.append(
-                    _reject(row[0], "Another change took this email or external id at the same moment; retry the row.")
+        pass
+    # Row by row, from the cleaned values (which writing leaves as they were) or from the given ones.
+    outcomes: list[RowOutcome] = []
+    singles: list[tuple[int, Sequence[tuple[int, Mapping[str, Any]]], PreparedContacts | None]]
+    if ready is not None:
+        ready = contacts_prepare(rows, lookups=lookups, match_on=match_on, from_text=from_text, ready=ready)
+        outcomes += ready.outcomes.values()
+        singles = [(prepared[0], [], PreparedContacts(rows=[prepared])) for prepared in ready.rows]
+    else:
+        singles = [(row[0], [row], None) for row in rows]
+    for index, single, single_ready in singles:
+        try:
+            with transaction.atomic():
+                outcomes += _contacts_upsert(
+                    actor, via, single, mode, match_on, provenance, from_text, import_job, lookups, single_ready
                 )
-        return outcomes
+        except IntegrityError:
+            outcomes.append(
+                _reject(index, "Another change took this email or external id at the same moment; retry the row.")
+            )
+    if ready is not None:
+        outcomes.sort(key=lambda outcome: outcome.index)
+    return outcomes
 
 
 def _contact_key(match_on: str, cleaned: Mapping[str, Any], company_key: str) -> tuple[str, ...] | None:
@@ -1113,25 +1130,38 @@ def normalise_key(text: str) -> str:
     return key(text)
 
 
-def _contacts_upsert(
-    actor: User | None,
-    via: str,
+_Prepared = tuple[int, dict[str, Any], tuple[str, ...] | None, tuple[str, str, str] | None]
+
+
+@dataclass
+class PreparedContacts:
+    """Rows cleaned ahead of writing, each as ``(index, cleaned, match key, company)`` or a rejection,
+    and the indexes of rows left to finish where the database may be read (see ``contacts_prepare``)."""
+
+    rows: list[_Prepared] = field(default_factory=list)
+    outcomes: dict[int, RowOutcome] = field(default_factory=dict)
+    pending: set[int] = field(default_factory=set)
+
+
+def contacts_prepare(
     rows: Sequence[tuple[int, Mapping[str, Any]]],
-    mode: str,
-    match_on: str,
-    provenance: Provenance,
-    from_text: bool,
-    import_job: ImportJob | None,
+    *,
     lookups: Lookups,
-) -> list[RowOutcome]:
+    match_on: str,
+    from_text: bool = False,
+    ready: PreparedContacts | None = None,
+) -> PreparedContacts:
+    """Clean rows for ``contacts_upsert_batch`` without writing anything.
+
+    An import cleans the next batch in a separate process while this one writes; rows whose cleaning
+    needs a database read are left pending there and finished here, given what was ``ready``.
+    """
     from rapport.contacts.normalise import domain as normalise_domain
 
-    now = timezone.now()
-    source_label = Via(via).label
-    source_id = provenance.record(via=via, at=now, actor=actor, import_job=import_job)
-    job_id = import_job.pk if import_job is not None else None
-    outcomes: dict[int, RowOutcome] = {}
-    prepared: list[tuple[int, dict[str, Any], tuple[str, ...] | None, tuple[str, str, str] | None]] = []
+    result = PreparedContacts()
+    if ready is not None:
+        result.rows, result.outcomes = list(ready.rows), dict(ready.outcomes)
+        rows = [row for row in rows if row[0] in ready.pending]
     for index, raw in rows:
         values = dict(raw)
         company = str(values.pop("company", "") or "").strip()
@@ -1146,14 +1176,44 @@ def _contacts_upsert(
                 except ValueError as exc:
                     raise ValidationFailed("", [FieldError("company_domain", str(exc))]) from None
         except ValidationFailed as exc:
-            outcomes[index] = RowOutcome(index, RowStatus.REJECTED, errors=exc.errors)
+            result.outcomes[index] = RowOutcome(index, RowStatus.REJECTED, errors=exc.errors)
+            continue
+        except NeedsDatabase:
+            result.pending.add(index)
             continue
         company_ref = (
             (company, normalise_key(company), company_domain) if company and not cleaned.get("account_id") else None
         )
-        prepared.append(
+        result.rows.append(
             (index, cleaned, _contact_key(match_on, cleaned, company_ref[1] if company_ref else ""), company_ref)
         )
+    if ready is not None:
+        # The file's order decides which of two rows with one key creates the record and which merges.
+        result.rows.sort(key=lambda r: r[0])
+    return result
+
+
+def _contacts_upsert(
+    actor: User | None,
+    via: str,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    mode: str,
+    match_on: str,
+    provenance: Provenance,
+    from_text: bool,
+    import_job: ImportJob | None,
+    lookups: Lookups,
+    ready: PreparedContacts | None = None,
+) -> list[RowOutcome]:
+    now = timezone.now()
+    source_label = Via(via).label
+    source_id = provenance.record(via=via, at=now, actor=actor, import_job=import_job)
+    job_id = import_job.pk if import_job is not None else None
+    given_ready = ready is not None
+    if ready is None or ready.pending:
+        ready = contacts_prepare(rows, lookups=lookups, match_on=match_on, from_text=from_text, ready=ready)
+    outcomes = dict(ready.outcomes)
+    prepared = ready.rows
 
     # Existing records matching the rows' keys, locked for the length of the batch.
     keys = {k for _, _, k, _ in prepared if k}
@@ -1161,14 +1221,16 @@ def _contacts_upsert(
     if keys:
         candidates = Contact.objects.select_for_update(of=("self",))
         if match_on == ImportJob.MatchOn.EMAIL:
-            candidates = candidates.filter(email__in=[k[0] for k in keys]).exclude(email="")
+            candidates = candidates.filter(email__any_of=[k[0] for k in keys]).exclude(email="").order_by()
             existing = {(c.email,): c for c in candidates}
         elif match_on == ImportJob.MatchOn.EXTERNAL_ID:
-            candidates = candidates.filter(external_id__in=[k[0] for k in keys]).exclude(external_id="")
+            candidates = candidates.filter(external_id__any_of=[k[0] for k in keys]).exclude(external_id="").order_by()
             existing = {(c.external_id,): c for c in candidates}
         else:
             candidates = candidates.filter(
-                last_name_key__in={k[1] for k in keys}, first_name_key__in={k[0] for k in keys}, account__isnull=False
+                last_name_key__any_of=list({k[1] for k in keys}),
+                first_name_key__any_of=list({k[0] for k in keys}),
+                account__isnull=False,
             ).select_related("account")
             for c in candidates.order_by("id"):
                 assert c.account is not None
@@ -1176,7 +1238,9 @@ def _contacts_upsert(
                 existing.setdefault((c.first_name_key, c.last_name_key, f"#{c.account_id}"), c)
     visible_ids = {c.pk for c in existing.values()}
     if actor is not None and visible_ids:
-        visible_ids = set(_scoped(Contact.objects.filter(pk__in=visible_ids), actor).values_list("pk", flat=True))
+        visible_ids = set(
+            _scoped(Contact.objects.filter(pk__any_of=list(visible_ids)), actor).values_list("pk", flat=True)
+        )
 
     # Who already holds the emails and external ids the rows want, to refuse taking another's.
     wanted_emails = {c["email"] for _, c, _, _ in prepared if c.get("email")}
@@ -1185,11 +1249,11 @@ def _contacts_upsert(
     external_holder: dict[str, int | Contact] = {}
     if match_on != ImportJob.MatchOn.EMAIL and wanted_emails:
         email_holder = dict(
-            Contact.objects.filter(email__in=wanted_emails).exclude(email="").values_list("email", "pk")
+            Contact.objects.filter(email__any_of=list(wanted_emails)).exclude(email="").values_list("email", "pk")
         )
     if match_on != ImportJob.MatchOn.EXTERNAL_ID and wanted_external:
         external_holder = dict(
-            Contact.objects.filter(external_id__in=wanted_external)
+            Contact.objects.filter(external_id__any_of=list(wanted_external))
             .exclude(external_id="")
             .values_list("external_id", "pk")
         )
@@ -1283,7 +1347,7 @@ def _contacts_upsert(
             if cleaned.get(name) and match_on != name:
                 holders[cleaned[name]] = target
         if company_ref is not None:
-            cleaned["account_id"] = accounts[company_ref[1]]
+            cleaned = {**cleaned, "account_id": accounts[company_ref[1]]}
         _apply_contact(target, cleaned, lookups=lookups, source_id=source_id)
         if cleaned.get("tags"):
             tags.setdefault(id(target), []).extend(cleaned["tags"])
@@ -1357,6 +1421,8 @@ def _contacts_upsert(
         if outcome.status == RowStatus.UPDATED and contact.pk not in changed_ids:
             outcome.status = RowStatus.SKIPPED
             outcome.errors = [FieldError("", "No changes: the record already has these values.")]
+    if given_ready:
+        return [outcomes[index] for index in sorted(outcomes)]
     return [outcomes[index] for index, _ in rows]
 
 
@@ -1376,7 +1442,9 @@ def _accounts_for_companies(
         by_key.setdefault(key_, (name, company_domain))
     found: dict[str, int] = {}
     for pk, key_ in (
-        _scoped(Account.objects.filter(name_key__in=list(by_key)), actor).order_by("id").values_list("pk", "name_key")
+        _scoped(Account.objects.filter(name_key__any_of=list(by_key)), actor)
+        .order_by("id")
+        .values_list("pk", "name_key")
     ):
         found.setdefault(key_, pk)
     missing = [k for k in by_key if k not in found]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -117,9 +119,22 @@ _SIZES = tuple(SizeBand.values)
 _SIZE_WORDS = {normalise.key(s.value): s.value for s in SizeBand} | {normalise.key(s.label): s.value for s in SizeBand}
 
 
+class NeedsDatabase(Exception):
+    """Cleaning a value needs a database read, which only the process and thread that loaded the lookups
+    may make (an import cleans rows ahead in a separate process that must leave the database alone)."""
+
+
+def _reader() -> tuple[int, int]:
+    return os.getpid(), threading.get_ident()
+
+
 @dataclass
 class Lookups:
-    """Reference data for cleaning many records: custom fields, users, territories, visible accounts."""
+    """Reference data for cleaning many records: custom fields, users, territories, visible accounts.
+
+    Values not cached yet are read from the database on first use, by the process and thread that
+    loaded the lookups only: elsewhere they raise ``NeedsDatabase``.
+    """
 
     actor: User | None
     object_type: str
@@ -128,6 +143,7 @@ class Lookups:
     _users: dict[str, int] | None = None
     _partners: dict[str, int] | None = None
     _accounts_checked: dict[int, bool] = field(default_factory=dict)
+    _loader: tuple[int, int] = field(default_factory=_reader)
 
     @classmethod
     def load(cls, *, actor: User | None, object_type: str) -> Lookups:
@@ -143,9 +159,21 @@ class Lookups:
                 return territory.pk
         return None
 
-    def user_id(self, ref: object) -> int:
-        """Resolve a user id, username or email to an active internal user's id."""
+    def _may_read(self) -> None:
+        if _reader() != self._loader:
+            raise NeedsDatabase
+
+    def preload_users(self) -> None:
+        """Read the users now, so that cleaning elsewhere can resolve them too."""
+        self._load_users()
+
+    def preload_partners(self) -> None:
+        """Read the partner organisations now, so that cleaning elsewhere can resolve them too."""
+        self._load_partners()
+
+    def _load_users(self) -> dict[str, int]:
         if self._users is None:
+            self._may_read()
             users: dict[str, int] = {}
             for pk, username, email in (
                 User.objects.filter(is_active=True).exclude(role=Role.PARTNER).values_list("pk", "username", "email")
@@ -155,23 +183,34 @@ class Lookups:
                 if email:
                     users.setdefault(email.lower(), pk)
             self._users = users
+        return self._users
+
+    def user_id(self, ref: object) -> int:
+        """Resolve a user id, username or email to an active internal user's id."""
+        users = self._load_users()
         if isinstance(ref, bool):
             raise ValueError("must be a user's id, username or email.")
-        found = self._users.get(str(ref).strip().lower())
+        found = users.get(str(ref).strip().lower())
         if found is None:
             raise ValueError(f"no active user {ref!r}; use an id, username or email of a Rapport user.")
         return found
 
+    def _load_partners(self) -> dict[str, int]:
+        if self._partners is None:
+            self._may_read()
+            partners: dict[str, int] = {}
+            for pk, name in PartnerOrganisation.objects.values_list("pk", "name"):
+                partners[str(pk)] = pk
+                partners[name.strip().lower()] = pk
+            self._partners = partners
+        return self._partners
+
     def partner_id(self, ref: object) -> int:
         """Resolve a partner organisation's id or name (any case) to its id."""
-        if self._partners is None:
-            self._partners = {}
-            for pk, name in PartnerOrganisation.objects.values_list("pk", "name"):
-                self._partners[str(pk)] = pk
-                self._partners[name.strip().lower()] = pk
+        partners = self._load_partners()
         if isinstance(ref, bool):
             raise ValueError("must be a partner organisation's id or name.")
-        found = self._partners.get(str(ref).strip().lower())
+        found = partners.get(str(ref).strip().lower())
         if found is None:
             raise ValueError(f"no partner organisation {ref!r}.")
         return found
@@ -182,6 +221,7 @@ class Lookups:
             raise ValueError("must be an account id (a whole number).")
         pk = int(str(ref).strip())
         if pk not in self._accounts_checked:
+            self._may_read()
             accounts = Account.objects.filter(pk=pk)
             if self.actor is not None:
                 accounts = accounts.visible_to(self.actor)
