@@ -55,7 +55,8 @@ lint: setup ## ruff, ruff format check, mypy on services, queries and other logi
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $$(ls rapport/*/services.py rapport/*/queries.py) rapport/contacts/importing.py \
 		rapport/contacts/duplicates.py rapport/contacts/exporting.py rapport/contacts/validation.py \
-		rapport/core/access.py rapport/core/db.py rapport/core/demo.py
+		rapport/core/access.py rapport/core/db.py rapport/core/demo.py \
+		$$(ls rapport/sales/*.py | grep -v -e __init__ -e apps.py -e admin.py -e urls.py -e models.py -e services.py -e queries.py)
 	PYTHONPATH=. DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) check
 	PYTHONPATH=. DJANGO_SETTINGS_MODULE=tests.settings $(RAPPORT) makemigrations --check --dry-run
 

@@ -254,6 +254,8 @@ def current_user(request: HttpRequest) -> User:
 
 from rapport.contacts.api import router as contacts_router  # noqa: E402
 from rapport.core.api import router as core_router  # noqa: E402
+from rapport.sales.api import router as sales_router  # noqa: E402
 
 api.add_router("", core_router)
 api.add_router("", contacts_router)
+api.add_router("", sales_router)

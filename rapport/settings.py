@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "ninja",
     "rapport.core",
     "rapport.contacts",
+    "rapport.sales",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from rapport.api import api
 urlpatterns = [
     path("", include("rapport.core.urls")),
     path("", include("rapport.contacts.urls")),
+    path("", include("rapport.sales.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,3 @@
+"""Sales: activities (being written)."""
+
+from __future__ import annotations

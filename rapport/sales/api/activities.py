@@ -1,0 +1,5 @@
+"""REST endpoints: activities."""
+
+from ninja import Router
+
+router = Router(tags=["activities"])

@@ -1,0 +1,5 @@
+"""REST endpoints: messaging."""
+
+from ninja import Router
+
+router = Router(tags=["messaging"])

@@ -1,0 +1,5 @@
+"""REST endpoints: orders."""
+
+from ninja import Router
+
+router = Router(tags=["orders"])

@@ -1,0 +1,5 @@
+"""REST endpoints: pipeline."""
+
+from ninja import Router
+
+router = Router(tags=["pipeline"])

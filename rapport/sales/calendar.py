@@ -1,0 +1,3 @@
+"""Sales: calendar (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Sales: messaging (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Sales: orders (being written)."""
+
+from __future__ import annotations

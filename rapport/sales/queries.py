@@ -1,0 +1,3 @@
+"""Sales: queries (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Sales: services (being written)."""
+
+from __future__ import annotations

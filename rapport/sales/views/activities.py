@@ -1,0 +1,5 @@
+"""Sales pages: activities."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

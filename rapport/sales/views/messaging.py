@@ -1,0 +1,5 @@
+"""Sales pages: messaging."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

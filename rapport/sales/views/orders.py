@@ -1,0 +1,5 @@
+"""Sales pages: orders."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

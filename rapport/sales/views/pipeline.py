@@ -1,0 +1,5 @@
+"""Sales pages: pipeline."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Sales pages: reports."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
