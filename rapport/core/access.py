@@ -29,6 +29,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "records.export": frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER, Role.SALES_REP, Role.PARTNER}),
     "records.merge": frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}),
     "settings.manage": frozenset({Role.ADMIN}),
+    # Sales
+    "catalogue.manage": frozenset({Role.ADMIN, Role.SALES_MANAGER}),  # products and product lines
+    "pipelines.manage": frozenset({Role.ADMIN, Role.SALES_MANAGER}),  # pipelines, stages, loss reasons, quotas
+    "orders.change": frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP}),
+    "opportunities.change": frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.PARTNER}),
+    "messages.send": frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE_AGENT}),
+    "templates.manage": frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}),
+    "reports.team": frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}),  # everyone's figures
 }
 
 

@@ -43,6 +43,7 @@ from rapport.core.db import statistics_refresh
 from rapport.core.errors import FieldError, RapportError, ValidationFailed, invalid
 from rapport.core.models import PartnerOrganisation, Role, Team, Territory, User, Via
 from rapport.core.services import territory_save, user_create
+from rapport.sales.demo import demo_sales
 
 DEFAULT_CONTACTS = 2000
 DEFAULT_SEED = 1
@@ -1240,8 +1241,15 @@ def demo_contacts(demo: Demo) -> None:
     demo.created["tags"] += Tag.objects.count() - tags_before
 
 
-# Later issues append their own steps (events, opportunities, campaigns, tickets...).
-STEPS: list[Callable[[Demo], None]] = [demo_users, demo_territories, demo_custom_fields, demo_accounts, demo_contacts]
+# Later issues append their own steps (events, campaigns, tickets...).
+STEPS: list[Callable[[Demo], None]] = [
+    demo_users,
+    demo_territories,
+    demo_custom_fields,
+    demo_accounts,
+    demo_contacts,
+    demo_sales,
+]
 
 
 # --- The run and its login ----------------------------------------------------------------------------

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     from rapport.core.models import User
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-QUANTITY = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0")
 
 
@@ -74,7 +72,7 @@ class Product(TimeStampedModel):
     product_line = models.ForeignKey(
         ProductLine, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
     )
-    price = models.DecimalField(**MONEY)
+    price = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code.")
     active = models.BooleanField(default=True)
     description = models.TextField(blank=True)
@@ -137,9 +135,11 @@ class Order(TimeStampedModel):
     currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLACED)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SALES)
-    subtotal = models.DecimalField(**MONEY, default=ZERO, help_text="Sum of quantity × unit price.")
-    discount_total = models.DecimalField(**MONEY, default=ZERO)
-    total = models.DecimalField(**MONEY, default=ZERO, help_text="Subtotal less discounts.")
+    subtotal = models.DecimalField(
+        max_digits=14, decimal_places=2, default=ZERO, help_text="Sum of quantity × unit price."
+    )
+    discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO, help_text="Subtotal less discounts.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -180,10 +180,12 @@ class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
     position = models.PositiveSmallIntegerField(default=0)
-    quantity = models.DecimalField(**QUANTITY)
-    unit_price = models.DecimalField(**MONEY)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
     discount = models.DecimalField(max_digits=5, decimal_places=2, default=ZERO, help_text="Percent, 0–100.")
-    amount = models.DecimalField(**MONEY, help_text="Quantity × unit price less the discount, rounded to cents.")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Quantity × unit price less the discount, rounded to cents."
+    )
 
     class Meta:
         ordering = ["order", "position", "id"]
@@ -306,7 +308,7 @@ class Opportunity(TimeStampedModel):
     )
     pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="opportunities", db_index=False)
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities", db_index=False)
-    amount = models.DecimalField(**MONEY, default=ZERO)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code.")
     probability = models.PositiveSmallIntegerField(help_text="Win probability, percent (the stage's unless set).")
     expected_close_date = models.DateField()
@@ -395,10 +397,10 @@ class OpportunityLine(models.Model):
     opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="opportunity_lines")
     position = models.PositiveSmallIntegerField(default=0)
-    quantity = models.DecimalField(**QUANTITY)
-    unit_price = models.DecimalField(**MONEY)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
     discount = models.DecimalField(max_digits=5, decimal_places=2, default=ZERO, help_text="Percent, 0–100.")
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
 
     class Meta:
         ordering = ["opportunity", "position", "id"]
@@ -425,7 +427,7 @@ class StageChange(models.Model):
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    amount = models.DecimalField(**MONEY, help_text="The deal's amount at the time.")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="The deal's amount at the time.")
     probability = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -450,7 +452,7 @@ class Quota(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas")
     period = models.CharField(max_length=7, choices=Period.choices)
     period_start = models.DateField(help_text="The first day of the month or quarter.")
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
 
     class Meta:
@@ -566,7 +568,7 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
         condition = _related_scope(user, "organizer_id")
         if condition is None:
             return self
-        attending = AppointmentAttendee.objects.filter(user_id=user.pk).values("appointment_id")
+        attending = AppointmentAttendee.objects.filter(user_id=user.pk or 0).values("appointment_id")
         return self.filter(condition | Q(pk__in=attending))
 
 

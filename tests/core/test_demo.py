@@ -104,7 +104,9 @@ class TestDefaultDemo:
         first_line = demo.run.out.splitlines()[0]
         assert re.fullmatch(
             r"Loaded demo data \(seed 1\) in [\d.]+ s: 18 users, 5 teams, 7 territories, 1 partner organisation, "
-            r"3 custom fields, 286 accounts, 2,000 contacts, 10 tags\.",
+            r"3 custom fields, 286 accounts, 2,000 contacts, 10 tags, 3 product lines, 10 products, 2 pipelines, "
+            r"\d+ opportunities, [\d,]+ stage changes, \d+ orders, \d+ tasks, \d+ appointments, \d+ calls and notes, "
+            r"\d+ emails, 108 quotas\.",
             first_line,
         )
 
@@ -302,6 +304,10 @@ def snapshot() -> list[tuple]:
 
 def wipe() -> None:
     """Empty the tables the demo fills, as a fresh database would be."""
+    from rapport.sales import models as sales
+
+    for model in (sales.Order, sales.Message, sales.Opportunity, sales.Product, sales.ProductLine, sales.Pipeline):
+        model.objects.all().delete()
     Contact.all_objects.all().delete()
     Account.all_objects.all().delete()
     for model in (Tag, CustomField, AuditEntry, LifecycleChange, Territory, User, Team, PartnerOrganisation):

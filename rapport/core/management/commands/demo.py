@@ -22,6 +22,17 @@ SUMMARY = {
     "accounts": "account",
     "contacts": "contact",
     "tags": "tag",
+    "product lines": "product line",
+    "products": "product",
+    "pipelines": "pipeline",
+    "opportunities": "opportunity",
+    "stage changes": "stage change",
+    "orders": "order",
+    "tasks": "task",
+    "appointments": "appointment",
+    "calls and notes": "call or note",
+    "emails": "email",
+    "quotas": "quota",
 }
 
 
